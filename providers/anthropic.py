@@ -1,0 +1,74 @@
+"""Anthropic: probe with GET /v1/models; admin through the Admin API (deactivate/reactivate)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from providers.base import (
+    AdminError,
+    AdminKey,
+    AdminReceipt,
+    Classified,
+    KeyLike,
+    Provider,
+    Verdict,
+    classify_models_answer,
+    parse_json,
+)
+
+API_VERSION = "2023-06-01"
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+ADMIN_KEYS = "/v1/organizations/api_keys"
+
+
+@dataclass
+class AnthropicProvider(Provider):
+    """Anthropic's API; `base_url` is the host root, as in the official SDK."""
+
+    base_url: str = DEFAULT_BASE_URL
+    name: str = "anthropic"
+    supports_reactivate: bool = True
+
+    def auth_headers(self, key: KeyLike) -> dict[str, str]:
+        return {"x-api-key": key.reveal(), "anthropic-version": API_VERSION}
+
+    def probe_request(self, key: KeyLike) -> httpx.Request:
+        return httpx.Request("GET", self.url("/v1/models"), headers=self.auth_headers(key))
+
+    def classify(self, status: int, headers: httpx.Headers, body: bytes) -> Classified:
+        return classify_models_answer(status, body, rejected_404=True)
+
+    def verdict_for_status(self, status: int) -> Verdict:
+        if status == 404:
+            return Verdict.REJECTED
+        return super().verdict_for_status(status)  # 529 is >= 500: unavailable
+
+    async def list_admin_keys(
+        self, client: httpx.AsyncClient, admin: KeyLike, timeout: float
+    ) -> list[AdminKey]:
+        return await self.list_admin_pages(
+            client, admin, ADMIN_KEYS, timeout, {"status": "active"}, "after_id", "partial_key_hint"
+        )
+
+    async def _set_status(
+        self, client: httpx.AsyncClient, admin: KeyLike, key_id: str, status: str, timeout: float
+    ) -> AdminReceipt:
+        response = await self.admin_request(
+            client, admin, "POST", f"{ADMIN_KEYS}/{key_id}", timeout, json={"status": status}
+        )
+        payload = parse_json(response.content)
+        if isinstance(payload, dict) and payload.get("status") not in (None, status):
+            raise AdminError(f"admin API left key {key_id} {payload.get('status')!s}, not {status}")
+        return AdminReceipt(key_id, status, response.status_code, self.request_id(response.headers))
+
+    async def deactivate(
+        self, client: httpx.AsyncClient, admin: KeyLike, key_id: str, timeout: float
+    ) -> AdminReceipt:
+        return await self._set_status(client, admin, key_id, "inactive", timeout)
+
+    async def reactivate(
+        self, client: httpx.AsyncClient, admin: KeyLike, key_id: str, timeout: float
+    ) -> AdminReceipt:
+        return await self._set_status(client, admin, key_id, "active", timeout)

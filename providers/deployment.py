@@ -1,0 +1,63 @@
+"""The deployment probe contract: GET <url> → {"ok", "status", "fingerprint"}.
+
+The deployed app probes the provider with the key it holds and reports what it saw;
+keyturn reads the verdict from `status` by the provider's rules and learns which key
+the deployment serves from `fingerprint`. No key is ever sent to the deployment.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import httpx
+
+from providers.base import (
+    Classified,
+    Provider,
+    ProbeResult,
+    Verdict,
+    looks_like_html,
+    parse_json,
+    send_probe,
+)
+
+FINGERPRINT = re.compile(r"^[0-9a-f]{12}$")
+
+
+@dataclass
+class DeploymentTarget:
+    """A deployed app's health endpoint, judged by the rules of the rotation's provider."""
+
+    url: str
+    provider: Provider
+
+    def classify(self, status: int, headers: httpx.Headers, body: bytes) -> Classified:
+        payload = parse_json(body)
+        if not isinstance(payload, dict) or not isinstance(payload.get("ok"), bool):
+            if status >= 500:
+                return Classified(Verdict.UNAVAILABLE, f"deployment answered HTTP {status}")
+            what = "an HTML page" if looks_like_html(body) else "no probe-contract JSON"
+            return Classified(Verdict.UNEXPECTED, f"deployment HTTP {status} with {what}")
+        served = payload.get("fingerprint")
+        served = served.lower() if isinstance(served, str) and FINGERPRINT.match(served.lower()) else None
+        seen = payload.get("status")
+        seen_status = seen if isinstance(seen, int) and not isinstance(seen, bool) else None
+        if payload["ok"]:
+            if seen_status is not None and not 200 <= seen_status < 300:
+                verdict = self.provider.verdict_for_status(seen_status)
+                return Classified(verdict, f"ok but provider said {seen_status}", served)
+            return Classified(Verdict.LIVE, "deployment healthy", served)
+        if seen_status is None:
+            return Classified(Verdict.UNAVAILABLE, "ok: false without a status", served)
+        verdict = self.provider.verdict_for_status(seen_status)
+        if verdict is Verdict.LIVE:
+            # ok: false while the provider answered 2xx: the app itself is broken.
+            verdict = Verdict.UNAVAILABLE
+        return Classified(verdict, f"provider answered the deployment {seen_status}", served)
+
+    async def probe(self, client: httpx.AsyncClient, key: object, timeout: float) -> ProbeResult:
+        request = httpx.Request("GET", self.url, headers={"accept": "application/json"})
+        return await send_probe(
+            client, request, timeout, self.classify, self.provider.request_id
+        )

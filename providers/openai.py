@@ -1,0 +1,60 @@
+"""OpenAI: probe with GET {base}/models; admin deletes a project key (no reactivation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from providers.base import (
+    AdminError,
+    AdminKey,
+    AdminReceipt,
+    Classified,
+    KeyLike,
+    Provider,
+    classify_models_answer,
+)
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+@dataclass
+class OpenAIProvider(Provider):
+    """OpenAI's API; `base_url` includes `/v1`, as in the official SDK."""
+
+    base_url: str = DEFAULT_BASE_URL
+    name: str = "openai"
+    project_id: str | None = None
+
+    def auth_headers(self, key: KeyLike) -> dict[str, str]:
+        return {"Authorization": "Bearer " + key.reveal()}
+
+    def probe_request(self, key: KeyLike) -> httpx.Request:
+        return httpx.Request("GET", self.url("/models"), headers=self.auth_headers(key))
+
+    def request_id(self, headers: httpx.Headers) -> str | None:
+        return headers.get("x-request-id") or headers.get("request-id")
+
+    def classify(self, status: int, headers: httpx.Headers, body: bytes) -> Classified:
+        return classify_models_answer(status, body)
+
+    def _keys_path(self) -> str:
+        if not self.project_id:
+            raise AdminError("OpenAI admin calls need project_id in the rotation's config")
+        return f"/organization/projects/{self.project_id}/api_keys"
+
+    async def list_admin_keys(
+        self, client: httpx.AsyncClient, admin: KeyLike, timeout: float
+    ) -> list[AdminKey]:
+        return await self.list_admin_pages(
+            client, admin, self._keys_path(), timeout, {}, "after", "redacted_value"
+        )
+
+    async def deactivate(
+        self, client: httpx.AsyncClient, admin: KeyLike, key_id: str, timeout: float
+    ) -> AdminReceipt:
+        response = await self.admin_request(
+            client, admin, "DELETE", f"{self._keys_path()}/{key_id}", timeout
+        )
+        return AdminReceipt(key_id, "deleted", response.status_code, self.request_id(response.headers))

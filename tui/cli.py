@@ -1,0 +1,501 @@
+"""The `keyturn` command: the dashboard, and the headless commands for pipelines.
+
+Exit codes (every command): 0 success; 1 unhealthy, refused or timed out;
+2 usage, config or credential error; 3 only indeterminate results (probe);
+4 internal error (the message names the error type only); 130 interrupted.
+
+Imports are lazy: `keyturn --help` loads argparse and nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from providers.base import ProbeResult
+    from tui.rotation import RotationEngine
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INDETERMINATE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+
+DESCRIPTION = """\
+Rotate a live API key with zero downtime. keyturn probes the OLD key, the NEW key
+and the deployed app side by side, unlocks Revoke only after the new key (and the
+deployment, serving it) answered healthy for a streak, revokes the old key and
+proves the revocation took effect.
+
+With no command it lists the configured rotations and opens the one you choose."""
+
+EPILOG = """\
+exit codes: 0 ok; 1 unhealthy, refused or timed out; 2 usage, config or
+credential error; 3 only indeterminate probe results; 4 internal error.
+config: --config PATH, else $KEYTURN_CONFIG, else the user config dir's keyturn/keyturn.toml."""
+
+
+class Fail(Exception):
+    """A handled failure: a message for stderr and an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_FAIL) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="keyturn",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", metavar="PATH", help="config file (TOML) to use")
+    parser.add_argument("--version", action="version", version="keyturn 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name, help=help, description=description, epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    p = command(
+        "probe", "probe every target of a rotation once",
+        "Probe the old key, the new key and the deployment once each and print the\n"
+        "verdicts. Exit 0 when the active key (new if configured, else old) and the\n"
+        "deployment are live; 1 when one is rejected or unexpected; 3 when the only\n"
+        "problems are indeterminate (throttled, unavailable, unreachable).",
+    )
+    p.add_argument("rotation", help="rotation name from the config")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(func=cmd_probe)
+
+    p = command(
+        "watch", "watch a rotation (dashboard, or lines with --headless)",
+        "Watch a rotation while the new key propagates. Opens the dashboard; with\n"
+        "--headless prints one line per probe and exits 0 the moment the gate opens\n"
+        "(1 on timeout).",
+    )
+    p.add_argument("rotation", help="rotation name from the config")
+    p.add_argument("--headless", action="store_true", help="print lines instead of the dashboard")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="S",
+                   help="give up after S seconds (headless; default 600)")
+    p.set_defaults(func=cmd_watch)
+
+    p = command(
+        "revoke", "wait for the gate, revoke the old key, prove it is dead",
+        "Probe until the gate opens (exit 1 without touching the admin API if it does\n"
+        "not open in time), ask for confirmation unless --yes, revoke the old key\n"
+        "through the provider's admin API (or print what to revoke in the console and\n"
+        "wait for you), then probe until the old key is rejected for a full streak\n"
+        "while the deployment stays live on the new key. Exit 0 only then.",
+    )
+    p.add_argument("rotation", help="rotation name from the config")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="S",
+                   help="seconds to wait for the gate, and again for the revocation (default 600)")
+    p.set_defaults(func=cmd_revoke)
+
+    p = command(
+        "demo", "the whole rotation against a built-in simulated provider",
+        "Run a whole rotation against the simulated provider and deployment: no keys,\n"
+        "no network. Opens the dashboard; --headless prints it as lines (under a minute).",
+    )
+    p.add_argument("--headless", action="store_true", help="print lines instead of the dashboard")
+    p.set_defaults(func=cmd_demo)
+
+    p = command(
+        "secret", "store a key in the OS keychain",
+        "Store keys for a rotation in the OS keychain. The key is read from a hidden\n"
+        "prompt, or from stdin when piped; it is never echoed.",
+    )
+    secret_sub = p.add_subparsers(dest="secret_command", metavar="ACTION", required=True)
+    s = secret_sub.add_parser(
+        "set", help="store a key for a rotation's slot",
+        description="Store the key for slot old, new or admin of ROTATION at the slot's\n"
+        "keyring: reference (by default keyring:keyturn/ROTATION/SLOT).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument("rotation", help="rotation name")
+    s.add_argument("slot", choices=("old", "new", "admin"), help="which key")
+    s.set_defaults(func=cmd_secret_set)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        args.func = cmd_home
+    try:
+        return int(args.func(args) or 0)
+    except Fail as exc:
+        _err(str(exc))
+        return exc.code
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # last line of defence: a type name, never a message with a key
+        from tui.config import ConfigError
+        from tui.credentials import CredentialError
+
+        if isinstance(exc, (ConfigError, CredentialError)):
+            _err(str(exc))
+            return EXIT_USAGE
+        _err(f"internal error ({type(exc).__name__}); no key material is shown")
+        return EXIT_INTERNAL
+
+
+def _err(message: str) -> None:
+    from tui.credentials import redact
+
+    print(f"keyturn: {redact(message)}", file=sys.stderr)
+
+
+def _out(line: str) -> None:
+    from tui.credentials import redact
+
+    print(redact(line), flush=True)
+
+
+# -- shared pieces ------------------------------------------------------------------
+
+
+def _load_rotation(args: argparse.Namespace):
+    from tui import config
+
+    cfg = config.load(args.config)
+    return cfg, cfg.rotation(args.rotation)
+
+
+def _provider_for(rotation):
+    from providers import provider_by_name
+
+    return provider_by_name(rotation.provider, rotation.base_url, project_id=rotation.project_id) \
+        if rotation.provider == "openai" else provider_by_name(rotation.provider, rotation.base_url)
+
+
+def _clock_text() -> str:
+    import time
+
+    return time.strftime("%H:%M:%S")
+
+
+def probe_line(engine: RotationEngine, role: Any, result: ProbeResult) -> str:
+    track = engine.tracks[role]
+    status = str(result.status) if result.status is not None else "-"
+    extra = ""
+    if role.value == "deployment":
+        from tui.gate import serving
+
+        extra = f"  serving {serving(result, *engine.fingerprints)}"
+    detail = f"  {result.detail}" if result.verdict.value != "live" else ""
+    return (
+        f"{_clock_text()}  {role.value:<10}  {result.verdict.value:<11}  {status:>3}  "
+        f"{result.latency_ms:6.0f} ms  streak {min(track.streak, track.need)}/{track.need}{extra}{detail}"
+    )
+
+
+async def _wait_for(engine: RotationEngine, done, timeout: float) -> bool:
+    """Wait until `done()` is true (checked on every engine event) or the timeout passes."""
+    import asyncio
+
+    flag = asyncio.Event()
+
+    def check(_event: object) -> None:
+        if done():
+            flag.set()
+
+    engine.listeners.append(check)
+    try:
+        if done():
+            return True
+        await asyncio.wait_for(flag.wait(), timeout)
+        return True
+    except TimeoutError:
+        return False
+    finally:
+        engine.listeners.remove(check)
+
+
+def _print_events(engine: RotationEngine) -> None:
+    from tui.rotation import Notice, PhaseChanged, Probed
+
+    def show(event: object) -> None:
+        if isinstance(event, Probed):
+            _out(probe_line(engine, event.role, event.result))
+        elif isinstance(event, PhaseChanged):
+            _out(f"{_clock_text()}  phase: {event.phase.value}  ({event.reason})")
+        elif isinstance(event, Notice) and event.text not in ("probing paused", "probing resumed"):
+            _out(f"{_clock_text()}  {event.text}")
+
+    engine.listeners.append(show)
+
+
+def _audit_for(cfg):
+    from tui.audit import AuditLog
+
+    return AuditLog(cfg.state_dir)
+
+
+# -- commands -----------------------------------------------------------------------
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from tui.gate import Role, Track, evaluate, qualifies, serving
+    from tui.rotation import load_keys, open_client
+
+    cfg, rotation = _load_rotation(args)
+    keys = load_keys(rotation)
+    provider = _provider_for(rotation)
+
+    async def run() -> dict[Role, ProbeResult]:
+        from providers.deployment import DeploymentTarget
+
+        async with open_client(provider) as client:
+            jobs: dict[Role, Any] = {Role.OLD: provider.probe(client, keys.old, rotation.timeout)}
+            if keys.new is not None:
+                jobs[Role.NEW] = provider.probe(client, keys.new, rotation.timeout)
+            if rotation.deployment:
+                target = DeploymentTarget(rotation.deployment, provider)
+                jobs[Role.DEPLOYMENT] = target.probe(client, None, rotation.timeout)
+            results = await asyncio.gather(*jobs.values())
+            return dict(zip(jobs, results, strict=True))
+
+    results = asyncio.run(run())
+    old_fp = keys.old.fingerprint
+    new_fp = keys.new.fingerprint if keys.new else None
+    tracks = {role: Track(role, rotation.streak, rotation.indeterminate) for role in results}
+    for role, result in results.items():
+        tracks[role].record(result, qualifies(role, result, new_fp))
+    gate = evaluate(tracks.get(Role.NEW), tracks.get(Role.DEPLOYMENT), old_fp, new_fp)
+
+    def fp_of(role: Role, result: ProbeResult) -> str | None:
+        if role is Role.DEPLOYMENT:
+            return result.served_fingerprint
+        return old_fp if role is Role.OLD else new_fp
+
+    active = Role.NEW if keys.new is not None else Role.OLD
+    judged = [results[active]] + ([results[Role.DEPLOYMENT]] if Role.DEPLOYMENT in results else [])
+    if any(r.verdict.value in ("rejected", "unexpected") for r in judged):
+        code = EXIT_FAIL
+    elif all(r.verdict.value == "live" for r in judged):
+        code = EXIT_OK
+    else:
+        code = EXIT_INDETERMINATE
+    if args.json:
+        doc = {
+            "rotation": rotation.name,
+            "provider": rotation.provider,
+            "targets": [
+                {
+                    "role": role.value,
+                    "verdict": r.verdict.value,
+                    "status": r.status,
+                    "latency_ms": round(r.latency_ms, 1),
+                    "fingerprint": fp_of(role, r),
+                    "request_id": r.request_id,
+                    "detail": r.detail,
+                    **({"serving": serving(r, old_fp, new_fp)} if role is Role.DEPLOYMENT else {}),
+                }
+                for role, r in results.items()
+            ],
+            "gate": {"open": gate.open, "reasons": list(gate.reasons)},
+            "exit_code": code,
+        }
+        _out(json.dumps(doc, indent=2))
+        return code
+    _out(f"rotation {rotation.name} ({rotation.provider})")
+    _out(f"{'role':<10}  {'verdict':<11}  {'status':>6}  {'latency':>8}  {'fingerprint':<12}  "
+         f"{'request id':<24}  detail")
+    for role, r in results.items():
+        fp = fp_of(role, r) or "-"
+        if role is Role.DEPLOYMENT:
+            fp = f"{fp}"
+        _out(
+            f"{role.value:<10}  {r.verdict.value:<11}  {r.status if r.status is not None else '-':>6}  "
+            f"{r.latency_ms:6.0f}ms  {fp:<12}  {(r.request_id or '-')[:24]:<24}  "
+            + (f"serving {serving(r, old_fp, new_fp)}; " if role is Role.DEPLOYMENT else "")
+            + r.detail
+        )
+    _out("gate: " + ("open (one probe each; Revoke needs a full streak)" if gate.open else gate.summary))
+    return code
+
+
+def _run_engine(rotation, provider, keys, audit, body) -> int:
+    """Run `body(engine)` with a started engine and one shared client; always stops it."""
+    import asyncio
+
+    from tui.rotation import RotationEngine, open_client
+
+    async def run() -> int:
+        async with open_client(provider) as client:
+            engine = RotationEngine(rotation, provider, keys, client, audit=audit)
+            try:
+                return await body(engine)
+            finally:
+                await engine.stop()
+
+    return asyncio.run(run())
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from tui.rotation import load_keys
+
+    cfg, rotation = _load_rotation(args)
+    if not args.headless:
+        from tui.app import run_dashboard
+
+        return run_dashboard(cfg, rotation.name)
+    keys = load_keys(rotation)
+    if keys.new is None:
+        _out(f"{rotation.name}: no new key yet; watching the old key (the gate cannot open)")
+
+    async def body(engine: RotationEngine) -> int:
+        _print_events(engine)
+        engine.start()
+        if await _wait_for(engine, lambda: engine.gate.open, args.timeout):
+            _out(f"{_clock_text()}  gate open: Revoke unlocked")
+            return EXIT_OK
+        _out(f"{_clock_text()}  timed out after {args.timeout:g}s: {engine.gate.summary}")
+        return EXIT_FAIL
+
+    return _run_engine(rotation, _provider_for(rotation), keys, _audit_for(cfg), body)
+
+
+async def _confirm(question: str) -> bool:
+    import asyncio
+
+    answer = await asyncio.to_thread(input, question)
+    return answer.strip().lower() in ("y", "yes")
+
+
+async def revoke_flow(engine: RotationEngine, *, yes: bool, timeout: float, interactive: bool) -> int:
+    """Gate → confirmation → revoke → verify; shared by `revoke` and the headless demo."""
+    from providers.base import AdminError
+    from tui.rotation import GateLocked, Phase
+
+    engine.start()
+    if not await _wait_for(engine, lambda: engine.can_revoke, timeout):
+        raise Fail(f"gate did not open within {timeout:g}s ({engine.gate.summary}); "
+                   "the admin API was not called")
+    old = engine.keys.old
+    _out(f"{_clock_text()}  gate open: ready to revoke OLD key {old.masked} ({old.fingerprint})")
+    if not yes:
+        if not interactive:
+            raise Fail("refusing to revoke without confirmation: stdin is not a terminal "
+                       "(pass --yes)", EXIT_USAGE)
+        if not await _confirm(f"Revoke OLD key {old.masked} ({old.fingerprint})? [y/N] "):
+            _out("not revoked")
+            return EXIT_FAIL
+    # Time passed while asking: the gate must still be open at this very moment.
+    while True:
+        if not await _wait_for(engine, lambda: engine.can_revoke, timeout):
+            raise Fail(f"gate closed and did not reopen within {timeout:g}s ({engine.gate.summary})")
+        try:
+            receipt = await engine.revoke()
+            break
+        except GateLocked:
+            continue
+        except AdminError as exc:
+            raise Fail(f"revoke failed: {exc}") from None
+    if receipt is None:  # no admin credential: the user revokes in the console
+        _out(engine.console_steps())
+        if not yes:
+            if not interactive or not await _confirm("Revoked it in the console? [y/N] "):
+                raise Fail("console revocation not confirmed")
+        engine.confirm_console()
+    finished = await _wait_for(engine, lambda: engine.phase in (Phase.DONE, Phase.FAILED), timeout)
+    if engine.phase is Phase.DONE:
+        _out(f"{_clock_text()}  done: old key refused {engine.rotation.streak} times in a row, "
+             "deployment live on NEW")
+        return EXIT_OK
+    if engine.phase is Phase.FAILED:
+        hint = " Reactivate the old key from the dashboard (a)." if engine.can_reactivate else ""
+        raise Fail(f"ALARM: {engine.alarm}.{hint}")
+    from tui.gate import Role
+
+    assert not finished
+    old_track = engine.tracks[Role.OLD]
+    raise Fail(f"revocation not confirmed within {timeout:g}s "
+               f"(old key refused {old_track.streak}/{old_track.need} in a row)")
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    from tui.rotation import load_keys
+
+    cfg, rotation = _load_rotation(args)
+    keys = load_keys(rotation)
+    if keys.new is None:
+        raise Fail(f"{rotation.name}: no new key configured; nothing to rotate to", EXIT_USAGE)
+    interactive = sys.stdin is not None and sys.stdin.isatty()
+
+    async def body(engine: RotationEngine) -> int:
+        _print_events(engine)
+        return await revoke_flow(engine, yes=args.yes, timeout=args.timeout, interactive=interactive)
+
+    return _run_engine(rotation, _provider_for(rotation), keys, _audit_for(cfg), body)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if not args.headless:
+        from tui.app import run_demo
+
+        return run_demo()
+    from tui.demo import build_demo
+
+    demo = build_demo()
+    _out("keyturn demo: simulated provider, old and new keys, a deployment switching over "
+         f"{demo.world.window:g}s, streak {demo.rotation.streak}")
+
+    async def body(engine: RotationEngine) -> int:
+        _print_events(engine)
+        return await revoke_flow(engine, yes=True, timeout=60, interactive=False)
+
+    return _run_engine(demo.rotation, demo.provider, demo.keys, None, body)
+
+
+def cmd_secret_set(args: argparse.Namespace) -> int:
+    import getpass
+
+    from tui import config
+    from tui.credentials import Reference, default_reference, store
+
+    cfg = config.load(args.config)
+    rotation = cfg.rotations.get(args.rotation)
+    ref = getattr(rotation, args.slot) if rotation else default_reference(args.rotation, args.slot)
+    if Reference.parse(ref).kind != "keyring":
+        raise Fail(f"{args.rotation}.{args.slot} is {ref}: only keyring: references are stored "
+                   "by keyturn (set that yourself)", EXIT_USAGE)
+    if sys.stdin is not None and sys.stdin.isatty():
+        raw = getpass.getpass(f"{args.slot} key for {args.rotation} (hidden): ")
+    else:
+        raw = sys.stdin.readline() if sys.stdin is not None else ""
+    if not raw.strip():
+        raise Fail("no key given", EXIT_USAGE)
+    secret = store(ref, raw)
+    _out(f"stored {args.slot} key {secret.masked} ({secret.fingerprint}) at {ref}")
+    return EXIT_OK
+
+
+def cmd_home(args: argparse.Namespace) -> int:
+    """No command: the list of rotations (the dashboard's chooser on a terminal)."""
+    from tui import config
+
+    cfg = config.load(args.config)
+    if sys.stdout.isatty() and sys.stdin is not None and sys.stdin.isatty():
+        from tui.app import run_dashboard
+
+        return run_dashboard(cfg, None)
+    if not cfg.rotations:
+        _out(f"no rotations configured in {cfg.path}")
+        return EXIT_OK
+    for name, r in sorted(cfg.rotations.items()):
+        _out(f"{name:<24} {r.provider:<10} deployment={'yes' if r.deployment else 'no'}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

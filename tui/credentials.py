@@ -1,0 +1,247 @@
+"""Credentials: the Secret type, references (`keyring:`, `env:`, `prompt`) and the keychain.
+
+A raw key lives only inside a Secret. `str`/`repr` show a mask, `fingerprint` is safe
+to log, and `reveal()` is called only where a provider builds an HTTP header. Every
+revealed value is remembered so that `redact()` can scrub it from any text that is
+about to leave the process (error messages, crash reports).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from providers.keys import fingerprint as fingerprint_of
+
+SERVICE = "keyturn"
+SLOTS = ("old", "new", "admin")
+
+_known_raw: set[str] = set()
+
+
+class CredentialError(Exception):
+    """A reference could not be resolved; the message names the reference, never a key."""
+
+
+class KeychainUnavailable(CredentialError):
+    """No usable keyring backend on this machine."""
+
+
+def mask(raw: str) -> str:
+    """`sk-ant-…igAA`: the provider prefix and the last four characters."""
+    if len(raw) < 12:
+        return "…" + "*" * 4
+    m = re.match(r"^((?:sk-ant-|sk-proj-|sk-)?)", raw)
+    prefix = m.group(1) if m else ""
+    return f"{prefix}…{raw[-4:]}"
+
+
+class Secret:
+    """A credential whose printed forms are masked."""
+
+    __slots__ = ("_raw", "fingerprint", "masked", "source")
+
+    def __init__(self, raw: str, source: str = "") -> None:
+        raw = raw.strip()
+        if not raw:
+            raise CredentialError(f"{source or 'credential'} is empty")
+        self._raw = raw
+        self.fingerprint = fingerprint_of(raw)
+        self.masked = mask(raw)
+        self.source = source
+        remember(raw)
+
+    def reveal(self) -> str:
+        return self._raw
+
+    def __repr__(self) -> str:
+        return f"Secret({self.masked} {self.fingerprint})"
+
+    def __str__(self) -> str:
+        return self.masked
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other.fingerprint == self.fingerprint
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint)
+
+    def __reduce__(self):  # never pickled with its value
+        raise TypeError("a Secret cannot be pickled")
+
+
+def remember(raw: str) -> None:
+    """Register a raw value so redact() scrubs it (and every 12+ char piece of it)."""
+    if raw and len(raw) >= 8:
+        _known_raw.add(raw)
+
+
+def redact(text: str) -> str:
+    """Replace any known raw key, or any 12-character run of one, with a mask."""
+    if not _known_raw or not text:
+        return text
+    for raw in sorted(_known_raw, key=len, reverse=True):
+        if raw in text:
+            text = text.replace(raw, mask(raw))
+    # Pieces: a window of 12 characters from any known key.
+    for raw in _known_raw:
+        if len(raw) < 12:
+            continue
+        for i in range(0, len(raw) - 11):
+            piece = raw[i : i + 12]
+            if piece in text:
+                text = text.replace(piece, "*" * 12)
+    return text
+
+
+# -- references ---------------------------------------------------------------
+
+REFERENCE = re.compile(r"^(keyring:(?P<service>[^/\s]+)/(?P<name>\S+)|env:(?P<var>[A-Za-z_][A-Za-z0-9_]*)|prompt)$")
+RAW_KEY = re.compile(r"^(sk-|sk_|xox|ghp_|AKIA)|^[A-Za-z0-9_\-]{32,}$")
+
+
+def default_reference(rotation: str, slot: str) -> str:
+    """A slot with no reference lives in the keychain under keyturn's name."""
+    return f"keyring:{SERVICE}/{rotation}/{slot}"
+
+
+def check_reference(ref: str) -> str | None:
+    """None when `ref` is a valid reference, else a problem to report (never echoing it)."""
+    if REFERENCE.match(ref):
+        return None
+    if RAW_KEY.search(ref) or len(ref) > 40:
+        return "looks like a raw key; store it with `keyturn secret set` and reference it instead"
+    return "is not a reference (use keyring:SERVICE/NAME, env:VAR or prompt)"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A parsed credential reference."""
+
+    kind: str  # keyring | env | prompt
+    service: str = ""
+    name: str = ""
+    var: str = ""
+
+    @classmethod
+    def parse(cls, ref: str) -> Reference:
+        m = REFERENCE.match(ref)
+        if not m:
+            raise CredentialError(f"not a credential reference: {ref[:16]!r}…")
+        if m.group("service"):
+            return cls("keyring", service=m.group("service"), name=m.group("name"))
+        if m.group("var"):
+            return cls("env", var=m.group("var"))
+        return cls("prompt")
+
+    def __str__(self) -> str:
+        if self.kind == "keyring":
+            return f"keyring:{self.service}/{self.name}"
+        if self.kind == "env":
+            return f"env:{self.var}"
+        return "prompt"
+
+
+_prompted: dict[str, Secret] = {}
+
+
+def resolve(ref: str, label: str, *, required: bool = True, prompt=None) -> Secret | None:
+    """The Secret a reference points to; None when it is empty and not `required`."""
+    reference = Reference.parse(ref)
+    if reference.kind == "env":
+        raw = os.environ.get(reference.var, "")
+        if not raw.strip():
+            if required:
+                raise CredentialError(f"{label}: environment variable {reference.var} is not set")
+            return None
+        return Secret(raw, str(reference))
+    if reference.kind == "keyring":
+        raw = keychain_get(reference.service, reference.name)
+        if not raw:
+            if required:
+                raise CredentialError(
+                    f"{label}: nothing stored at {reference} "
+                    f"(store it with `keyturn secret set`)"
+                )
+            return None
+        return Secret(raw, str(reference))
+    # prompt: asked once per process, held in memory only
+    if label in _prompted:
+        return _prompted[label]
+    if prompt is None:
+        import getpass
+
+        prompt = getpass.getpass
+    raw = prompt(f"{label}: ")
+    if not raw or not raw.strip():
+        if required:
+            raise CredentialError(f"{label}: nothing entered")
+        return None
+    secret = Secret(raw, "prompt")
+    _prompted[label] = secret
+    return secret
+
+
+# -- keychain -----------------------------------------------------------------
+
+NO_BACKEND = (
+    "no usable keyring backend on this machine ({why}). Use env:VAR references in the "
+    "config instead (e.g. old = \"env:ANTHROPIC_OLD_KEY\"), or choose a backend with "
+    "PYTHON_KEYRING_BACKEND."
+)
+
+
+def _keyring():
+    import keyring
+    from keyring.backends import fail
+
+    backend = keyring.get_keyring()
+    if isinstance(backend, fail.Keyring):
+        raise KeychainUnavailable(NO_BACKEND.format(why="keyring found none"))
+    return keyring
+
+
+def keychain_get(service: str, name: str) -> str | None:
+    try:
+        kr = _keyring()
+        return kr.get_password(service, name)
+    except KeychainUnavailable:
+        raise
+    except Exception as exc:  # keyring backends raise many kinds; none may carry a key
+        raise KeychainUnavailable(NO_BACKEND.format(why=type(exc).__name__)) from None
+
+
+def keychain_set(service: str, name: str, raw: str) -> None:
+    try:
+        _keyring().set_password(service, name, raw)
+    except KeychainUnavailable:
+        raise
+    except Exception as exc:
+        raise KeychainUnavailable(NO_BACKEND.format(why=type(exc).__name__)) from None
+
+
+def keychain_delete(service: str, name: str) -> None:
+    try:
+        _keyring().delete_password(service, name)
+    except KeychainUnavailable:
+        raise
+    except Exception as exc:
+        import keyring.errors
+
+        if isinstance(exc, keyring.errors.PasswordDeleteError):
+            return
+        raise KeychainUnavailable(NO_BACKEND.format(why=type(exc).__name__)) from None
+
+
+def store(ref: str, raw: str) -> Secret:
+    """Store a key at a keyring reference (env and prompt references cannot be written)."""
+    reference = Reference.parse(ref)
+    secret = Secret(raw, str(reference))
+    if reference.kind != "keyring":
+        raise CredentialError(
+            f"cannot store into {reference}: only keyring: references are writable "
+            f"(set the environment variable yourself)"
+        )
+    keychain_set(reference.service, reference.name, secret.reveal())
+    return secret

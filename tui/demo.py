@@ -1,0 +1,58 @@
+"""The demo: a rotation against the simulated provider (no keys, no network)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from providers.simulated import DEPLOYMENT_URL, SimulatedProvider, SimulatedWorld
+from tui.config import Rotation
+from tui.credentials import Secret
+from tui.rotation import Keys
+
+DEMO_NAME = "demo"
+
+
+@dataclass
+class Demo:
+    rotation: Rotation
+    world: SimulatedWorld
+    provider: SimulatedProvider
+    keys: Keys
+
+
+def build_demo(
+    *,
+    interval: float = 0.5,
+    timeout: float = 0.4,
+    streak: int = 5,
+    switch_at: float = 2.0,
+    window: float = 5.0,
+    latency: tuple[float, float] = (0.02, 0.12),
+    admin: bool = True,
+    seed: int = 7,
+    clock=None,
+    breaks_after_revoke: bool = False,
+) -> Demo:
+    """A simulated world with an old key, a new key, a deployment and an admin API."""
+    kwargs = {"clock": clock} if clock is not None else {}
+    world = SimulatedWorld(
+        switch_at=switch_at, window=window, latency=latency, seed=seed,
+        deployment_breaks_after_revoke=breaks_after_revoke, **kwargs,
+    )
+    rotation = Rotation(
+        name=DEMO_NAME, provider="simulated", old="prompt", new="prompt", admin="prompt",
+        admin_explicit=admin, deployment=DEPLOYMENT_URL, base_url=None, project_id=None,
+        rotate_every="90d", interval=interval, timeout=timeout, streak=streak,
+        indeterminate="reset",
+    )
+    provider = SimulatedProvider(transport=world.transport)
+    keys = Keys(
+        Secret(world.old, "demo"), Secret(world.new, "demo"),
+        Secret(world.admin_key, "demo") if admin else None,
+    )
+    return Demo(rotation, world, provider, keys)
+
+
+def demo_state_dir(base: Path) -> Path:
+    return base / "demo"

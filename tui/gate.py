@@ -1,0 +1,147 @@
+"""Streaks and the gate: the rule that unlocks Revoke (DESIGN.md: the gate).
+
+Pure logic, no I/O and no clock: fed one ProbeResult at a time, it says whether
+Revoke may be pressed now and, if not, why in plain words. The gate is live, not
+latched: one breaking result locks it again until the streak is rebuilt.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from providers.base import ProbeResult, Verdict
+
+#: Results kept per target for the screen's history strip; memory stays flat.
+HISTORY = 120
+
+
+class Role(StrEnum):
+    OLD = "old"
+    NEW = "new"
+    DEPLOYMENT = "deployment"
+
+
+@dataclass
+class Track:
+    """One target's recent results and its current streak of qualifying answers."""
+
+    role: Role
+    need: int
+    policy: str = "reset"  # what an indeterminate result does: "reset" or "hold"
+    streak: int = 0
+    probes: int = 0
+    last: ProbeResult | None = None
+    history: deque[ProbeResult] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    #: Fingerprints the deployment reported in its last `need` probes (None: not reported).
+    served: deque[str | None] = field(default_factory=deque)
+
+    def __post_init__(self) -> None:
+        self.served = deque(self.served, maxlen=self.need)
+
+    def record(self, result: ProbeResult, qualifies: bool) -> None:
+        self.probes += 1
+        self.last = result
+        self.history.append(result)
+        if self.role is Role.DEPLOYMENT:
+            self.served.append(result.served_fingerprint)
+        if qualifies:
+            self.streak = min(self.streak + 1, self.need * 1000)
+        elif result.verdict.indeterminate and self.policy == "hold":
+            pass
+        else:
+            self.streak = 0
+
+    def reset(self) -> None:
+        self.streak = 0
+        self.last = None
+        self.history.clear()
+        self.served.clear()
+
+    @property
+    def complete(self) -> bool:
+        return self.streak >= self.need
+
+
+def qualifies(role: Role, result: ProbeResult, new_fp: str | None, verifying: bool = False) -> bool:
+    """Whether `result` extends its target's streak.
+
+    NEW and DEPLOYMENT streaks count healthy answers (the deployment's only when it
+    reports the NEW key). OLD counts `live` before revoke and `rejected` after it,
+    which is how "revocation confirmed" is proven.
+    """
+    if role is Role.OLD:
+        return result.verdict is (Verdict.REJECTED if verifying else Verdict.LIVE)
+    if result.verdict is not Verdict.LIVE:
+        return False
+    if role is Role.DEPLOYMENT:
+        return new_fp is not None and result.served_fingerprint == new_fp
+    return True
+
+
+@dataclass(frozen=True)
+class GateState:
+    open: bool
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def summary(self) -> str:
+        if self.open:
+            return "Revoke unlocked"
+        return "; ".join(self.reasons) or "locked"
+
+
+def serving(result: ProbeResult | None, old_fp: str | None, new_fp: str | None) -> str:
+    """Which key a deployment answer says it serves: NEW, OLD, unknown key, or MISMATCH."""
+    if result is None:
+        return "not probed yet"
+    fp = result.served_fingerprint
+    if fp is None:
+        return "unknown key"
+    if new_fp and fp == new_fp:
+        return "NEW"
+    if old_fp and fp == old_fp:
+        return "OLD"
+    return "MISMATCH"
+
+
+def evaluate(
+    new: Track | None, deployment: Track | None, old_fp: str | None, new_fp: str | None
+) -> GateState:
+    """The gate at this moment, with the reasons it is locked in plain words."""
+    reasons: list[str] = []
+    if new is None or new_fp is None:
+        return GateState(False, ("no new key yet",))
+    if not new.complete:
+        reasons.append(f"new key {min(new.streak, new.need)}/{new.need} live")
+    if deployment is not None:
+        where = serving(deployment.last, old_fp, new_fp)
+        if where == "OLD":
+            reasons.append("deployment still serving OLD")
+        elif where == "MISMATCH":
+            reasons.append("deployment serves a key that is neither OLD nor NEW")
+        elif where == "unknown key":
+            reasons.append("deployment does not report which key it serves")
+        if not deployment.complete:
+            reasons.append(
+                f"deployment {min(deployment.streak, deployment.need)}/{deployment.need} live on NEW"
+            )
+        elif old_fp is not None and old_fp in deployment.served:
+            # Cannot happen with a complete streak, but the rule is stated on its own.
+            reasons.append("deployment served OLD within the last streak")
+    return GateState(not reasons, tuple(reasons))
+
+
+def mix(track: Track, old_fp: str | None, new_fp: str | None) -> tuple[int, int, int]:
+    """How many recent deployment answers reported OLD, NEW, and anything else."""
+    old = new = other = 0
+    for result in track.history:
+        fp = result.served_fingerprint
+        if fp is not None and fp == new_fp:
+            new += 1
+        elif fp is not None and fp == old_fp:
+            old += 1
+        else:
+            other += 1
+    return old, new, other

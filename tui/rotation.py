@@ -1,0 +1,384 @@
+"""A rotation in motion: phases, the probes behind them, revoke, verify and rollback.
+
+The engine owns the scheduler, the tracks and the gate of one rotation, and is the
+only code that calls a provider's admin API. The dashboard and the headless commands
+both drive it and listen to its events; neither holds a copy of its rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import httpx
+
+from providers.base import AdminError, AdminReceipt, Provider, ProbeResult, Verdict
+from providers.deployment import DeploymentTarget
+from tui.audit import AuditLog
+from tui.config import Rotation
+from tui.credentials import CredentialError, Secret, resolve
+from tui.gate import GateState, Role, Track, evaluate, qualifies, serving
+from tui.scheduler import Clock, LoopClock, Scheduler, Target
+
+
+class Phase(StrEnum):
+    WAITING = "waiting"
+    PROPAGATING = "propagating"
+    READY = "ready"
+    REVOKING = "revoking"
+    VERIFYING = "verifying"
+    DONE = "done"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled-back"
+
+
+PRE_REVOKE = frozenset({Phase.WAITING, Phase.PROPAGATING, Phase.READY})
+
+
+@dataclass
+class Keys:
+    """The rotation's credentials, resolved from their references."""
+
+    old: Secret
+    new: Secret | None = None
+    admin: Secret | None = None
+
+
+# -- events the engine emits (plain data; the screen turns them into messages) --
+
+
+@dataclass(frozen=True)
+class Probed:
+    role: Role
+    result: ProbeResult
+
+
+@dataclass(frozen=True)
+class PhaseChanged:
+    phase: Phase
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class GateChanged:
+    gate: GateState
+
+
+@dataclass(frozen=True)
+class Notice:
+    text: str
+    level: str = "info"  # info | warning | error
+
+
+class GateLocked(Exception):
+    """Revoke was asked for while the gate is shut; the message says why."""
+
+
+class RevokeRefused(Exception):
+    """Revoke cannot proceed (already revoked, wrong phase); the message says why."""
+
+
+def load_keys(rotation: Rotation, prompt: Callable[[str], str] | None = None) -> Keys:
+    """Resolve old (required), new (optional: not rotating yet) and admin (optional
+    unless configured explicitly)."""
+    old = resolve(rotation.old, f"{rotation.name} old key", prompt=prompt)
+    new = resolve(rotation.new, f"{rotation.name} new key", required=False, prompt=prompt)
+    admin = resolve(
+        rotation.admin, f"{rotation.name} admin key", required=rotation.admin_explicit, prompt=prompt
+    )
+    assert old is not None
+    if new is not None and new == old:
+        raise CredentialError(f"{rotation.name}: the new key is the same key as the old one")
+    return Keys(old, new, admin)
+
+
+def open_client(provider: Provider) -> httpx.AsyncClient:
+    """The one HTTP client of a run: connections are reused for every probe."""
+    return httpx.AsyncClient(
+        transport=provider.transport,
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=60),
+        timeout=httpx.Timeout(10.0),
+        headers={"user-agent": "keyturn/0.1"},
+    )
+
+
+@dataclass
+class RotationEngine:
+    rotation: Rotation
+    provider: Provider
+    keys: Keys
+    client: httpx.AsyncClient
+    clock: Clock = field(default_factory=LoopClock)
+    audit: AuditLog | None = None
+
+    def __post_init__(self) -> None:
+        need, policy = self.rotation.streak, self.rotation.indeterminate
+        self.tracks: dict[Role, Track] = {
+            Role.OLD: Track(Role.OLD, need, policy),
+            Role.NEW: Track(Role.NEW, need, policy),
+        }
+        self.deployment: DeploymentTarget | None = None
+        if self.rotation.deployment:
+            self.deployment = DeploymentTarget(self.rotation.deployment, self.provider)
+            self.tracks[Role.DEPLOYMENT] = Track(Role.DEPLOYMENT, need, policy)
+        self.scheduler = Scheduler(self._on_result, self.clock)
+        self.phase = Phase.WAITING
+        self.gate = GateState(False, ("not probed yet",))
+        self.first_live_at: float | None = None
+        self.revoked: set[str] = set()
+        self.admin_key_id: str | None = None
+        self.receipts: list[AdminReceipt] = []
+        self.awaiting_console = False
+        self.alarm: str | None = None
+        self.listeners: list[Callable[[object], None]] = []
+        self._recompute()
+
+    # -- lifecycle --------------------------------------------------------------
+    def start(self) -> None:
+        """Begin probing every configured target (call inside a running event loop)."""
+        self._add(Role.OLD)
+        if self.keys.new is not None:
+            self._add(Role.NEW)
+        if self.deployment is not None:
+            self._add(Role.DEPLOYMENT)
+
+    async def stop(self) -> None:
+        await self.scheduler.stop()
+
+    def pause(self) -> None:
+        self.scheduler.pause()
+        self._emit(Notice("probing paused"))
+
+    def resume(self) -> None:
+        self.scheduler.resume()
+        self._emit(Notice("probing resumed"))
+
+    @property
+    def paused(self) -> bool:
+        return self.scheduler.paused
+
+    def _add(self, role: Role) -> None:
+        self.scheduler.add(Target(role.value, self._probe_fn(role), self.rotation.interval))
+
+    def _probe_fn(self, role: Role):
+        timeout = self.rotation.timeout
+        client = self.client
+        if role is Role.DEPLOYMENT:
+            target = self.deployment
+            assert target is not None
+            return lambda: target.probe(client, None, timeout)
+        key = self.keys.old if role is Role.OLD else self.keys.new
+        provider = self.provider
+        return lambda: provider.probe(client, key, timeout)
+
+    def set_new_key(self, secret: Secret) -> None:
+        """Enter or replace the NEW key: its streak and the deployment's start over."""
+        if secret == self.keys.old:
+            raise CredentialError("that is the old key; enter the new one")
+        if self.phase not in PRE_REVOKE:
+            raise RevokeRefused(f"cannot replace the new key while {self.phase}")
+        self.keys.new = secret
+        self.first_live_at = None
+        self.tracks[Role.NEW].reset()
+        if Role.DEPLOYMENT in self.tracks:
+            self.tracks[Role.DEPLOYMENT].streak = 0
+        self._add(Role.NEW)
+        self._record("new_key_entered", new=secret.fingerprint)
+        self._recompute()
+
+    # -- probes -----------------------------------------------------------------
+    @property
+    def fingerprints(self) -> tuple[str, str | None]:
+        return self.keys.old.fingerprint, self.keys.new.fingerprint if self.keys.new else None
+
+    def _on_result(self, role_name: str, result: ProbeResult) -> None:
+        role = Role(role_name)
+        old_fp, new_fp = self.fingerprints
+        verifying = role is Role.OLD and self.phase not in PRE_REVOKE and self.phase is not Phase.REVOKING
+        self.tracks[role].record(result, qualifies(role, result, new_fp, verifying))
+        if role is Role.NEW and result.verdict is Verdict.LIVE and self.first_live_at is None:
+            self.first_live_at = self.clock.now()
+            self._record("new_key_live", new=new_fp, request_id=result.request_id)
+        self._emit(Probed(role, result))
+        self._recompute()
+
+    def _recompute(self) -> None:
+        old_fp, new_fp = self.fingerprints
+        new_track = self.tracks[Role.NEW] if self.keys.new is not None else None
+        gate = evaluate(new_track, self.tracks.get(Role.DEPLOYMENT), old_fp, new_fp)
+        if gate != self.gate:
+            was_open = self.gate.open
+            self.gate = gate
+            if gate.open and not was_open and self.phase in PRE_REVOKE:
+                self._record("gate_opened", old=old_fp, new=new_fp)
+            self._emit(GateChanged(gate))
+        if self.phase in PRE_REVOKE:
+            if self.keys.new is None or self.first_live_at is None:
+                self._set_phase(Phase.WAITING, "new key not seen live yet")
+            elif gate.open:
+                self._set_phase(Phase.READY, "gate open")
+            else:
+                self._set_phase(Phase.PROPAGATING, gate.summary)
+        elif self.phase is Phase.VERIFYING:
+            alarm = self._deployment_alarm()
+            if alarm:
+                self.alarm = alarm
+                self._record("deployment_alarm", old=old_fp, new=new_fp, detail=alarm)
+                self._set_phase(Phase.FAILED, alarm)
+                self._emit(Notice("ALARM: " + alarm, "error"))
+            elif self._revocation_confirmed():
+                self._record("old_key_dead", old=old_fp)
+                self._set_phase(Phase.DONE, "revocation confirmed, deployment live on NEW")
+
+    def _deployment_alarm(self) -> str | None:
+        track = self.tracks.get(Role.DEPLOYMENT)
+        if track is None or track.last is None:
+            return None
+        old_fp, new_fp = self.fingerprints
+        last = track.last
+        where = serving(last, old_fp, new_fp)
+        if last.verdict is Verdict.REJECTED:
+            return f"deployment failing after revoke: provider refused its key ({where})"
+        if where == "OLD":
+            return "deployment serving the revoked OLD key"
+        if where == "MISMATCH":
+            return "deployment serves a key that is neither OLD nor NEW"
+        return None
+
+    def _revocation_confirmed(self) -> bool:
+        if not self.tracks[Role.OLD].complete:
+            return False
+        track = self.tracks.get(Role.DEPLOYMENT)
+        return track is None or track.complete
+
+    def _set_phase(self, phase: Phase, reason: str) -> None:
+        if phase is not self.phase:
+            self.phase = phase
+            self._emit(PhaseChanged(phase, reason))
+
+    # -- revoke, verify, rollback ---------------------------------------------------
+    @property
+    def can_revoke(self) -> bool:
+        return (
+            self.gate.open
+            and self.phase is Phase.READY
+            and self.keys.old.fingerprint not in self.revoked
+        )
+
+    def check_revoke(self) -> None:
+        """Raise GateLocked/RevokeRefused unless Revoke may be pressed at this moment."""
+        old_fp = self.keys.old.fingerprint
+        if old_fp in self.revoked:
+            raise RevokeRefused(f"old key {old_fp} was already revoked")
+        if self.phase not in PRE_REVOKE:
+            raise RevokeRefused(f"revoke is not possible while {self.phase}")
+        if not self.gate.open:
+            raise GateLocked(self.gate.summary)
+        track = self.tracks.get(Role.DEPLOYMENT)
+        if track is not None and old_fp in track.served:
+            raise GateLocked("deployment served OLD within the last streak")
+
+    async def revoke(self) -> AdminReceipt | None:
+        """Revoke the old key: through the admin API, or by asking for the console.
+
+        Returns the provider's receipt, or None when the user must revoke in the console
+        (then call `confirm_console()`). The gate is checked at this very moment, and one
+        key is never revoked twice.
+        """
+        self.check_revoke()
+        old = self.keys.old
+        self.revoked.add(old.fingerprint)  # before any await: a second press cannot race in
+        self._set_phase(Phase.REVOKING, "revoking the old key")
+        self._record("revoke_requested", old=old.fingerprint, new=self.fingerprints[1],
+                     method="admin" if self.keys.admin else "console")
+        if self.keys.admin is None:
+            self.awaiting_console = True
+            self._emit(Notice(self.console_steps(), "warning"))
+            return None
+        try:
+            found = await self.provider.find_admin_key(
+                self.client, self.keys.admin, old, self.rotation.timeout * 4
+            )
+            receipt = await self.provider.deactivate(
+                self.client, self.keys.admin, found.id, self.rotation.timeout * 4
+            )
+        except AdminError as exc:
+            self.revoked.discard(old.fingerprint)
+            self._record("failure", old=old.fingerprint, detail=str(exc))
+            self.phase = Phase.PROPAGATING  # back to watching; the gate decides again
+            self._recompute()
+            self._emit(Notice(f"revoke failed: {exc}", "error"))
+            raise
+        self.admin_key_id = found.id
+        self.receipts.append(receipt)
+        self._record("revoke_confirmed", old=old.fingerprint, key_id=found.id,
+                     request_id=receipt.request_id, status=receipt.status)
+        self._emit(Notice(f"provider confirmed: key {found.id} {receipt.action}"
+                          + (f" (request id {receipt.request_id})" if receipt.request_id else "")))
+        self._begin_verifying()
+        return receipt
+
+    def console_steps(self) -> str:
+        old = self.keys.old
+        where = {
+            "anthropic": "console.anthropic.com → Settings → API keys",
+            "openai": "platform.openai.com → your project → API keys",
+        }.get(self.provider.name, "the provider's console")
+        return (
+            f"Revoke the OLD key in {where}: the key shown as {old.masked} "
+            f"(fingerprint {old.fingerprint}). Then confirm it is done."
+        )
+
+    def confirm_console(self) -> None:
+        """The user says the old key was revoked in the console: start verifying."""
+        if not (self.phase is Phase.REVOKING and self.awaiting_console):
+            raise RevokeRefused("no console revocation is pending")
+        self.awaiting_console = False
+        self._record("revoke_confirmed", old=self.keys.old.fingerprint, method="console")
+        self._begin_verifying()
+
+    def _begin_verifying(self) -> None:
+        self.tracks[Role.OLD].streak = 0  # from now on the OLD streak counts `rejected`
+        self._set_phase(Phase.VERIFYING, "waiting for the old key to be refused")
+        self._recompute()
+
+    @property
+    def can_reactivate(self) -> bool:
+        return (
+            self.provider.supports_reactivate
+            and self.keys.admin is not None
+            and self.admin_key_id is not None
+            and self.phase in (Phase.FAILED, Phase.VERIFYING, Phase.DONE)
+        )
+
+    async def reactivate(self) -> AdminReceipt:
+        """Rollback: set the revoked old key active again (Anthropic)."""
+        if not self.can_reactivate:
+            raise RevokeRefused("reactivation needs an admin key and a key revoked through the API")
+        assert self.keys.admin is not None and self.admin_key_id is not None
+        try:
+            receipt = await self.provider.reactivate(
+                self.client, self.keys.admin, self.admin_key_id, self.rotation.timeout * 4
+            )
+        except AdminError as exc:
+            self._record("failure", old=self.keys.old.fingerprint, detail=f"reactivate: {exc}")
+            self._emit(Notice(f"reactivate failed: {exc}", "error"))
+            raise
+        self.receipts.append(receipt)
+        self.revoked.discard(self.keys.old.fingerprint)
+        self._record("rollback", old=self.keys.old.fingerprint, key_id=self.admin_key_id,
+                     request_id=receipt.request_id)
+        self._set_phase(Phase.ROLLED_BACK, "old key reactivated")
+        self._emit(Notice("old key reactivated (rolled back)", "warning"))
+        return receipt
+
+    # -- plumbing -----------------------------------------------------------------
+    def _emit(self, event: object) -> None:
+        for listener in list(self.listeners):
+            listener(event)
+
+    def _record(self, event: str, **fields: object) -> None:
+        if self.audit is not None:
+            self.audit.append(self.rotation.name, event, **fields)
