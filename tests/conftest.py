@@ -1,0 +1,41 @@
+"""Shared fixtures: every test gets its own HOME and XDG dirs, and an in-memory keychain.
+
+Nothing a test runs can write into the real home directory, and the real keychain is
+touched only by the test marked `keychain` (which runs under .ci/run).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import keyring
+import pytest
+
+from tests.support_keyring import MemoryKeyring
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for var, sub in (
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_CACHE_HOME", ".cache"),
+    ):
+        monkeypatch.setenv(var, str(home / sub))
+    monkeypatch.delenv("KEYTURN_CONFIG", raising=False)
+    monkeypatch.delenv("KEYTURN_STATE_DIR", raising=False)
+    return home
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring() -> MemoryKeyring:
+    """In-process code sees an empty in-memory keychain unless a test stores something."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
