@@ -1,0 +1,114 @@
+"""Helpers for the lifecycle tests: configs, back-dated audit events, a loopback provider.
+
+The loopback provider is a real HTTP server on 127.0.0.1 whose answers come from a
+SimulatedWorld (Anthropic's models, admin API and a deployment probe), so a keyturn
+subprocess can be killed mid-rotation and restarted against the same provider.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from providers.simulated import SimulatedWorld
+from tui import config
+
+
+def make_config(tmp: Path, rotations: dict[str, dict[str, Any]], **top: Any) -> config.Config:
+    """A validated Config whose audit log lives under `tmp/state`."""
+    data: dict[str, Any] = {"state_dir": str(tmp / "state"), "rotations": rotations, **top}
+    return config.validate(data, tmp / "keyturn.toml")
+
+
+def stamp(when: datetime) -> str:
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def write_event(state_dir: Path, when: datetime, rotation: str, event: str, **fields: Any) -> None:
+    """An audit line dated `when` (the real log only writes the current time)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    record = {"time": stamp(when), "rotation": rotation, "event": event, **fields}
+    with open(state_dir / "audit.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+# -- a loopback provider ---------------------------------------------------------------
+
+
+class LoopbackProvider:
+    """A SimulatedWorld served over real HTTP on 127.0.0.1 (threaded)."""
+
+    def __init__(self, world: SimulatedWorld) -> None:
+        self.world = world
+        self.lock = threading.Lock()
+        #: When set, a POST to the admin API is applied, then its answer held until released.
+        self.hold_admin_post = False
+        self.admin_post_seen = threading.Event()
+        self.release = threading.Event()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def posts(self) -> list[str]:
+        """The admin calls that changed a key's status (`inactive`, `active`)."""
+        with self.lock:
+            return [str(c.status) for c in self.world.revoke_calls()]
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # quiet
+                return
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                request = httpx.Request(
+                    self.command, "http://loopback" + self.path,
+                    headers=dict(self.headers.items()), content=body,
+                )
+                with outer.lock:
+                    response = outer.world.handle(request)
+                if self.command == "POST" and outer.hold_admin_post:
+                    outer.admin_post_seen.set()
+                    outer.release.wait(30)
+                data = response.content
+                self.send_response(response.status_code)
+                for name, value in response.headers.items():
+                    if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(name, value)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = _serve
+
+        return Handler
+
+
+@contextmanager
+def loopback_provider(world: SimulatedWorld) -> Iterator[LoopbackProvider]:
+    server = LoopbackProvider(world)
+    server.thread.start()
+    try:
+        yield server
+    finally:
+        server.release.set()
+        server.server.shutdown()
+        server.server.server_close()
