@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,11 @@ from tui.credentials import redact
 LOG_NAME = "audit.jsonl"
 
 
+def format_time(when: datetime) -> str:
+    """`2026-01-02T03:04:05.678Z`: UTC, milliseconds, sortable as text."""
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class TornLine(UserWarning):
     """A line of the audit log could not be parsed (a crash mid-write)."""
 
@@ -27,13 +32,15 @@ class TornLine(UserWarning):
 class AuditLog:
     """Appends events for rotations to `<state_dir>/audit.jsonl`."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, now: Callable[[], datetime] | None = None) -> None:
         self.dir = Path(state_dir)
         self.path = self.dir / LOG_NAME
+        #: Wall-clock source (UTC); tests pass a fake one to date events.
+        self.now = now or (lambda: datetime.now(UTC))
 
     def append(self, rotation: str, event: str, **fields: Any) -> dict[str, Any]:
         record: dict[str, Any] = {
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": format_time(self.now()),
             "rotation": rotation,
             "event": event,
         }

@@ -8,15 +8,19 @@ prompts: a `prompt` reference or a missing keychain shows as an unknown fingerpr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui.audit import AuditLog
 from tui.config import Config, Rotation
-from tui.credentials import CredentialError, Reference, resolve
+from tui.credentials import CredentialError, Reference, Secret, resolve
+
+if TYPE_CHECKING:
+    from tui.rotation import Keys, RotationEngine
 
 #: Events that mean "this rotation finished": the old key was proved dead.
 FINISHED = ("done", "old_key_dead")
@@ -229,3 +233,248 @@ def resume_point(events: Iterable[dict[str, Any]], old_fingerprint: str) -> Resu
 
 def state_dir_of(cfg_or_dir: Config | Path | str) -> Path:
     return Path(cfg_or_dir.state_dir if isinstance(cfg_or_dir, Config) else cfg_or_dir)
+
+
+def resume(engine: RotationEngine, audit: AuditLog | None) -> ResumePoint | None:
+    """Restore `engine` (before `start()`) from the audit log; the point it resumed from.
+
+    A `done` point is returned without touching the engine: that old key's rotation is
+    finished and the caller says so instead of probing again.
+    """
+    if audit is None:
+        return None
+    from tui.rotation import Phase
+
+    point = resume_point(audit.events(engine.rotation.name), engine.keys.old.fingerprint)
+    if point is None or point.phase == "done":
+        return point
+    engine.restore(Phase(point.phase), key_id=point.key_id, unanswered=point.unanswered)
+    return point
+
+
+# -- the report -----------------------------------------------------------------------
+
+
+def attempt_events(
+    events: list[dict[str, Any]], old_fingerprint: str, new_fingerprint: str | None
+) -> list[dict[str, Any]]:
+    """The events of the rotation from OLD to NEW: after the previous finished rotation,
+    and only those that name these keys (or no key)."""
+    start = 0
+    for i, record in enumerate(events):
+        if record.get("event") == "done" and record.get("old") != old_fingerprint:
+            start = i + 1
+    picked = []
+    for record in events[start:]:
+        if record.get("old", old_fingerprint) != old_fingerprint:
+            continue
+        if new_fingerprint and record.get("new", new_fingerprint) != new_fingerprint:
+            continue
+        picked.append(record)
+    return picked
+
+
+def _first(events: list[dict[str, Any]], *names: str) -> datetime | None:
+    for record in events:
+        if record.get("event") in names:
+            return parse_time(record.get("time"))
+    return None
+
+
+def _last(events: list[dict[str, Any]], *names: str) -> datetime | None:
+    for record in reversed(events):
+        if record.get("event") in names:
+            return parse_time(record.get("time"))
+    return None
+
+
+def _span(start: datetime | None, end: datetime | None) -> str:
+    if start is None or end is None:
+        return "not recorded"
+    seconds = (end - start).total_seconds()
+    return f"{seconds:.1f} s" if seconds < 120 else human_duration(end - start)
+
+
+DETAIL_FIELDS = ("method", "key_id", "request_id", "status", "phase", "detail", "probes")
+
+
+def report_markdown(
+    rotation: Rotation | str,
+    events: list[dict[str, Any]],
+    *,
+    provider: str = "",
+    probe_counts: dict[str, int] | None = None,
+    request_ids: Iterable[str] = (),
+) -> str:
+    """The Markdown report of one finished rotation, from its audit events."""
+    name = rotation.name if isinstance(rotation, Rotation) else rotation
+    provider = provider or (rotation.provider if isinstance(rotation, Rotation) else "")
+    old_fp = next((r["old"] for r in events if r.get("old")), "unknown")
+    new_fp = next((r["new"] for r in events if r.get("new")), "unknown")
+    finished = _last(events, "done", "old_key_dead")
+    live = _first(events, "new_key_live") or _first(events, "new_key_entered")
+    gate = _first(events, "gate_opened")
+    requested = _last(events, "revoke_requested")
+    admin_ids: list[str] = []
+    for record in events:
+        if record.get("event") in ("revoke_confirmed", "rollback") and record.get("request_id"):
+            admin_ids.append(str(record["request_id"]))
+    for rid in request_ids:
+        if rid and rid not in admin_ids:
+            admin_ids.append(rid)
+    resumed = [r for r in events if r.get("event") == "resumed"]
+    method = next((r.get("method") for r in events if r.get("event") == "revoke_requested"), None)
+
+    lines = [
+        f"# keyturn report: {name}",
+        "",
+        f"Rotation **{name}**" + (f" ({provider})" if provider else "")
+        + f" finished {_stamp(finished)}: the old key was refused for a full streak "
+        "and the new key is in service.",
+        "",
+        f"- old key: `{old_fp}` (revoked{', ' + method if method else ''}; refusal confirmed)",
+        f"- new key: `{new_fp}` (in service)",
+        f"- propagation (new key first live → gate open): {_span(live, gate)}",
+        f"- revocation (revoke requested → old key confirmed dead): {_span(requested, finished)}",
+        f"- whole rotation (first event → done): {_span(parse_time(events[0].get('time')) if events else None, finished)}",
+    ]
+    if probe_counts:
+        total = sum(probe_counts.values())
+        parts = ", ".join(f"{role} {count}" for role, count in probe_counts.items() if count)
+        note = f" by the run that finished (it resumed at {_stamp(parse_time(resumed[-1].get('time')))})" \
+            if resumed else ""
+        lines.append(f"- probes made: {total} ({parts}){note}")
+    else:
+        counted = [r.get("probes") for r in events if r.get("event") == "done" and r.get("probes")]
+        if counted:
+            lines.append(f"- probes made: {counted[-1]}")
+    if admin_ids:
+        lines.append("- admin call request ids: " + ", ".join(f"`{rid}`" for rid in admin_ids))
+    elif method == "console":
+        lines.append("- admin calls: none (revoked in the provider's console)")
+    lines += ["", "## Timeline", "", "| time (UTC) | event | details |", "| --- | --- | --- |"]
+    for record in events:
+        details = "; ".join(
+            f"{key} {record[key]}" for key in ("old", "new", *DETAIL_FIELDS) if record.get(key) is not None
+        )
+        lines.append(f"| {record.get('time', '?')} | {record.get('event', '?')} | "
+                     f"{details.replace('|', '/')} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _stamp(when: datetime | None) -> str:
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "(time not recorded)"
+
+
+def write_report(
+    cfg_or_state_dir: Config | Path | str, rotation_name: str, engine: RotationEngine | None = None
+) -> Path:
+    """Save the Markdown report of the rotation that just finished beside the audit log.
+
+    With an engine, the report names its keys and counts its probes; without one it is
+    built from the audit log alone (the newest finished rotation of that name).
+    """
+    from tui.credentials import redact
+
+    audit = AuditLog(state_dir_of(cfg_or_state_dir))
+    events = list(audit.events(rotation_name))
+    if engine is not None:
+        old_fp, new_fp = engine.fingerprints
+        probe_counts = {role.value: n for role, n in engine.probe_counts.items()}
+        request_ids = [r.request_id for r in engine.receipts if r.request_id]
+        provider = engine.rotation.provider
+    else:
+        done = [r for r in events if r.get("event") == "done"]
+        old_fp = str(done[-1].get("old")) if done else ""
+        new_fp = done[-1].get("new") if done else None
+        probe_counts, request_ids, provider = None, [], ""
+    picked = attempt_events(events, old_fp, new_fp) if old_fp else events
+    text = redact(report_markdown(rotation_name, picked, provider=provider,
+                                  probe_counts=probe_counts, request_ids=request_ids))
+    finished = _last(picked, "done", "old_key_dead") or datetime.now(UTC)
+    base = f"report-{rotation_name}-{finished.strftime('%Y%m%dT%H%M%SZ')}"
+    audit.dir.mkdir(parents=True, exist_ok=True)
+    path = audit.dir / f"{base}.md"
+    n = 1
+    while path.exists():
+        n += 1
+        path = audit.dir / f"{base}-{n}.md"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return path
+
+
+# -- key slots ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What happened to the key slots after a finished rotation, in one sentence."""
+
+    promoted: bool
+    message: str
+
+
+def promote_slots(rotation: Rotation, keys: Keys, audit: AuditLog) -> Promotion:
+    """After a confirmed rotation, move NEW into the OLD slot and clear NEW.
+
+    Only for keyturn's default keychain names; other references are the user's to update,
+    and the message says which. The audit log must show the OLD key's revocation
+    confirmed (`done`): nothing is moved or removed before that.
+    """
+    from tui.credentials import KeychainUnavailable, keychain_delete, keychain_get, keychain_set
+
+    old_fp = keys.old.fingerprint
+    new_fp = keys.new.fingerprint if keys.new is not None else None
+    point = resume_point(audit.events(rotation.name), old_fp)
+    if new_fp is None or point is None or point.phase != "done":
+        return Promotion(False, "key slots left as they are: the old key's revocation is not "
+                                "confirmed in the audit log")
+    if rotation.old == "prompt" and rotation.new == "prompt":
+        return Promotion(False, f"keys were entered at a prompt: next time, the key {new_fp} "
+                                "is the OLD key")
+    if not rotation.uses_default_slots():
+        return Promotion(False, (
+            f"update your references: `old` ({rotation.old}) must now hold the new key "
+            f"(fingerprint {new_fp}), which is in service; `new` ({rotation.new}) can then be "
+            "emptied for the next rotation"))
+    old_ref, new_ref = Reference.parse(rotation.old), Reference.parse(rotation.new)
+    try:
+        raw = keychain_get(new_ref.service, new_ref.name)
+        if raw is None or Secret(raw).fingerprint != new_fp:
+            return Promotion(False, f"{new_ref} no longer holds the key {new_fp}; key slots left "
+                                    "as they are")
+        keychain_set(old_ref.service, old_ref.name, raw)
+        # Read back before clearing NEW: a keychain that silently dropped the write must
+        # not leave us with no copy of the key in service.
+        back = keychain_get(old_ref.service, old_ref.name)
+        if back is None or Secret(back).fingerprint != new_fp:
+            return Promotion(False, f"the keychain did not keep the new key at {old_ref}; "
+                                    f"{new_ref} left as it is")
+        keychain_delete(new_ref.service, new_ref.name)
+    except KeychainUnavailable as exc:
+        return Promotion(False, f"key slots not promoted: {exc}")
+    audit.append(rotation.name, "slots_promoted", old=new_fp, previous_old=old_fp)
+    return Promotion(True, f"keychain: the new key ({new_fp}) is now the OLD key at {old_ref}; "
+                           f"{new_ref} is empty, ready for the next rotation")
+
+
+@dataclass(frozen=True)
+class Finished:
+    report: Path
+    promotion: Promotion
+
+
+def finish(cfg_or_state_dir: Config | Path | str, engine: RotationEngine) -> Finished:
+    """A rotation reached `done`: write its report and promote its key slots."""
+    from tui.rotation import Phase
+
+    if engine.phase is not Phase.DONE:
+        raise ValueError(f"rotation is {engine.phase}, not done")
+    report = write_report(cfg_or_state_dir, engine.rotation.name, engine)
+    audit = AuditLog(state_dir_of(cfg_or_state_dir))
+    return Finished(report, promote_slots(engine.rotation, engine.keys, audit))

@@ -132,6 +132,10 @@ class RotationEngine:
         self.receipts: list[AdminReceipt] = []
         self.awaiting_console = False
         self.alarm: str | None = None
+        #: Probes made by this run, per role (the report counts them).
+        self.probe_counts: dict[Role, int] = dict.fromkeys(self.tracks, 0)
+        #: Set by restore(): the phase this run picked up from the audit log.
+        self.resumed_from: str | None = None
         self.listeners: list[Callable[[object], None]] = []
         self._recompute()
 
@@ -198,6 +202,7 @@ class RotationEngine:
         old_fp, new_fp = self.fingerprints
         verifying = role is Role.OLD and self.phase not in PRE_REVOKE and self.phase is not Phase.REVOKING
         self.tracks[role].record(result, qualifies(role, result, new_fp, verifying))
+        self.probe_counts[role] = self.probe_counts.get(role, 0) + 1
         if role is Role.NEW and result.verdict is Verdict.LIVE and self.first_live_at is None:
             self.first_live_at = self.clock.now()
             self._record("new_key_live", new=new_fp, request_id=result.request_id)
@@ -230,6 +235,8 @@ class RotationEngine:
                 self._emit(Notice("ALARM: " + alarm, "error"))
             elif self._revocation_confirmed():
                 self._record("old_key_dead", old=old_fp)
+                self._record("done", old=old_fp, new=new_fp,
+                             probes=sum(self.probe_counts.values()))
                 self._set_phase(Phase.DONE, "revocation confirmed, deployment live on NEW")
 
     def _deployment_alarm(self) -> str | None:
@@ -337,6 +344,35 @@ class RotationEngine:
             raise RevokeRefused("no console revocation is pending")
         self.awaiting_console = False
         self._record("revoke_confirmed", old=self.keys.old.fingerprint, method="console")
+        self._begin_verifying()
+
+    def restore(self, phase: Phase, *, key_id: str | None = None, unanswered: bool = False) -> None:
+        """Pick up an interrupted rotation (read from the audit log) before `start()`.
+
+        The old key's revoke was already requested: it is marked revoked so it is never
+        requested again, and the run goes on verifying (or waits for the console).
+        """
+        if phase not in (Phase.REVOKING, Phase.VERIFYING):
+            raise ValueError(f"cannot resume into {phase}")
+        old = self.keys.old
+        self.revoked.add(old.fingerprint)
+        self.admin_key_id = key_id
+        self.resumed_from = phase.value
+        self.phase = Phase.REVOKING
+        self._record("resumed", old=old.fingerprint, new=self.fingerprints[1],
+                     phase=phase.value, key_id=key_id)
+        if phase is Phase.REVOKING:
+            self.awaiting_console = True
+            self._emit(PhaseChanged(Phase.REVOKING, "resumed: console revocation not confirmed yet"))
+            self._emit(Notice(self.console_steps(), "warning"))
+            return
+        if unanswered:
+            self._emit(Notice(
+                "resumed after a crash while the revoke request was in flight: not requesting "
+                "it again. If the old key stays live, revoke it in the console: "
+                + self.console_steps(), "warning"))
+        else:
+            self._emit(Notice("resumed: revoke already confirmed by the provider; verifying"))
         self._begin_verifying()
 
     def _begin_verifying(self) -> None:

@@ -1,0 +1,100 @@
+"""The audit log: JSON lines, fingerprints only, a torn tail survives, location overridable."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from providers.keys import fingerprint
+from tests.support_canary import CANARY_ADMIN, CANARY_OLD, assert_no_canary
+from tests.support_lifecycle import make_config
+from tui import config
+from tui.audit import AuditLog, TornLine
+from tui.credentials import Secret
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def test_each_event_is_one_json_line_with_utc_time_rotation_and_event(tmp_path: Path) -> None:
+    fixed = datetime(2026, 3, 4, 5, 6, 7, 891000, tzinfo=UTC)
+    log = AuditLog(tmp_path, now=lambda: fixed)
+    log.append("prod", "gate_opened", old="aaaaaaaaaaaa", new="bbbbbbbbbbbb")
+    log.append("prod", "revoke_confirmed", old="aaaaaaaaaaaa", request_id="req_1", detail=None)
+    raw = lines(log.path)
+    assert len(raw) == 2
+    first, second = (json.loads(line) for line in raw)
+    assert first == {"time": "2026-03-04T05:06:07.891Z", "rotation": "prod", "event": "gate_opened",
+                     "old": "aaaaaaaaaaaa", "new": "bbbbbbbbbbbb"}
+    assert "detail" not in second  # empty fields are left out, not written as null
+    assert [e["event"] for e in log.events()] == ["gate_opened", "revoke_confirmed"]
+    assert oct(os.stat(log.path).st_mode & 0o777) == "0o600"
+
+
+def test_events_of_one_rotation(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path)
+    log.append("a", "gate_opened")
+    log.append("b", "gate_opened")
+    log.append("a", "done")
+    assert [e["event"] for e in log.events("a")] == ["gate_opened", "done"]
+    assert [e["rotation"] for e in log.events()] == ["a", "b", "a"]
+
+
+def test_missing_log_has_no_events(tmp_path: Path) -> None:
+    assert list(AuditLog(tmp_path / "nowhere").events()) == []
+
+
+def test_torn_last_line_is_skipped_with_a_warning_and_later_appends_still_parse(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path)
+    log.append("prod", "gate_opened", old="aaaaaaaaaaaa")
+    log.append("prod", "revoke_requested", old="aaaaaaaaaaaa")
+    # A crash mid-write: half of a line, no newline.
+    whole = (json.dumps({"time": "t", "rotation": "prod", "event": "revoke_confirmed"}) + "\n").encode()
+    with open(log.path, "ab") as fh:
+        fh.write(whole[: len(whole) // 2])
+    with pytest.warns(TornLine, match=r"audit.jsonl:3: skipped a torn line"):
+        events = [e["event"] for e in log.events()]
+    assert events == ["gate_opened", "revoke_requested"]
+
+    log.append("prod", "resumed", old="aaaaaaaaaaaa", phase="verifying")
+    with pytest.warns(TornLine):
+        events = [e["event"] for e in log.events()]
+    assert events == ["gate_opened", "revoke_requested", "resumed"]
+    raw = lines(log.path)
+    assert len(raw) == 4 and json.loads(raw[-1])["event"] == "resumed"
+
+
+def test_garbage_and_non_object_lines_never_stop_the_reader(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path)
+    tmp_path.joinpath("audit.jsonl").write_bytes(b'\xff\xfe not json\n[1, 2]\n\n')
+    log.append("prod", "done")
+    with pytest.warns(TornLine):
+        assert [e["event"] for e in log.events()] == ["done"]
+
+
+def test_a_raw_key_in_any_field_is_never_written(tmp_path: Path) -> None:
+    old = Secret(CANARY_OLD, "test")
+    Secret(CANARY_ADMIN, "test")
+    log = AuditLog(tmp_path)
+    log.append("prod", "failure", old=old.fingerprint,
+               detail=f"admin API said: key {CANARY_OLD} and {CANARY_ADMIN[:20]} refused")
+    assert_no_canary(paths=[log.path])
+    (event,) = log.events()
+    assert event["old"] == fingerprint(CANARY_OLD)
+
+
+def test_location_from_config_then_env_then_platform_state_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_home: Path
+) -> None:
+    assert make_config(tmp_path, {}).state_dir == tmp_path / "state"
+    data: dict = {"rotations": {}}
+    monkeypatch.setenv("KEYTURN_STATE_DIR", str(tmp_path / "from-env"))
+    assert config.validate(data, tmp_path / "k.toml").state_dir == tmp_path / "from-env"
+    monkeypatch.delenv("KEYTURN_STATE_DIR")
+    default = config.validate(data, tmp_path / "k.toml").state_dir
+    assert default.is_relative_to(isolated_home) and default.name == "keyturn"
