@@ -1,0 +1,51 @@
+"""A RotationEngine on the simulated world and a fake clock: fast, deterministic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tui.demo import Demo, build_demo
+from tui.rotation import RotationEngine, open_client
+from tui.scheduler import FakeClock
+
+
+@dataclass
+class Rig:
+    clock: FakeClock
+    demo: Demo
+    engine: RotationEngine
+    events: list[object] = field(default_factory=list)
+
+    @property
+    def world(self):
+        return self.demo.world
+
+    async def run(self, seconds: float) -> None:
+        await self.clock.advance(seconds)
+
+    async def run_until(self, predicate, limit: float = 120.0, step: float | None = None) -> bool:
+        step = step or self.demo.rotation.interval
+        waited = 0.0
+        while not predicate():
+            if waited >= limit:
+                return False
+            await self.clock.advance(step)
+            waited += step
+        return True
+
+    async def close(self) -> None:
+        await self.engine.stop()
+        await self.engine.client.aclose()
+
+
+def make_rig(**demo_options) -> Rig:
+    """Build (not start) an engine; interval 1 s, streak 3 unless told otherwise."""
+    clock = FakeClock(start=0.0)
+    options = dict(interval=1.0, timeout=0.5, streak=3, switch_at=2.0, window=6.0, latency=(0, 0))
+    options.update(demo_options)
+    demo = build_demo(clock=clock.now, **options)
+    client = open_client(demo.provider)
+    engine = RotationEngine(demo.rotation, demo.provider, demo.keys, client, clock=clock)
+    rig = Rig(clock, demo, engine)
+    engine.listeners.append(rig.events.append)
+    return rig

@@ -1,0 +1,123 @@
+"""The rotation engine over the simulated world: phases, revoke, verify, rollback."""
+
+from __future__ import annotations
+
+import pytest
+
+from providers.base import AdminError
+from tests.support_engine import make_rig
+from tui.gate import Role
+from tui.rotation import GateLocked, Phase, PhaseChanged, RevokeRefused
+
+
+@pytest.fixture
+async def rig():
+    r = make_rig()
+    yield r
+    await r.close()
+
+
+def phases(rig) -> list[str]:
+    return [e.phase.value for e in rig.events if isinstance(e, PhaseChanged)]
+
+
+async def test_gate_stays_shut_through_the_propagation_window_then_opens_on_the_nth_live(rig):
+    rig.engine.start()
+    # The window runs from t=2 to t=8; inside it NEW never answers 3 times in a row.
+    opened_at = None
+    for _ in range(14):
+        await rig.run(1.0)
+        if rig.engine.gate.open and opened_at is None:
+            opened_at = rig.clock.now()
+    assert opened_at is not None and opened_at >= 8.0
+    assert phases(rig) == ["propagating", "ready"]
+    assert rig.engine.phase is Phase.READY
+
+
+async def test_revoke_before_the_gate_opens_is_refused_and_calls_nothing(rig):
+    rig.engine.start()
+    await rig.run(3.0)
+    with pytest.raises(GateLocked, match="deployment"):
+        await rig.engine.revoke()
+    assert rig.world.revoke_calls() == []
+
+
+async def test_full_rotation_admin_called_once_then_verifying_then_done(rig):
+    rig.engine.start()
+    assert await rig.run_until(lambda: rig.engine.can_revoke)
+    receipt = await rig.engine.revoke()
+    assert receipt is not None and receipt.request_id
+    assert rig.engine.phase is Phase.VERIFYING
+    with pytest.raises(RevokeRefused):
+        await rig.engine.revoke()  # never twice for one key
+    assert await rig.run_until(lambda: rig.engine.phase is Phase.DONE)
+    calls = rig.world.revoke_calls()
+    assert [(c.status, c.path.rsplit("/", 1)[-1]) for c in calls] == [("inactive", "apikey_sim0001")]
+    assert rig.engine.tracks[Role.OLD].streak >= 3
+
+
+async def test_one_failure_before_confirming_relocks_the_gate(rig):
+    rig.engine.start()
+    assert await rig.run_until(lambda: rig.engine.can_revoke)
+    rig.world.forced[rig.engine.keys.new.fingerprint] = [503]
+    await rig.run(1.0)
+    assert not rig.engine.gate.open
+    assert "new key 0/3 live" in rig.engine.gate.reasons
+    with pytest.raises(GateLocked):
+        await rig.engine.revoke()
+    assert rig.world.revoke_calls() == []
+
+
+async def test_console_path_waits_for_the_user_then_verifies():
+    rig = make_rig(admin=False)
+    try:
+        rig.engine.start()
+        assert await rig.run_until(lambda: rig.engine.can_revoke)
+        assert await rig.engine.revoke() is None
+        assert rig.engine.phase is Phase.REVOKING and rig.engine.awaiting_console
+        steps = rig.engine.console_steps()
+        assert rig.engine.keys.old.masked in steps and rig.engine.keys.old.fingerprint in steps
+        # The user revokes in the console (the world's admin API stands in for them).
+        rig.world.set_status("apikey_sim0001", "inactive")
+        rig.engine.confirm_console()
+        assert await rig.run_until(lambda: rig.engine.phase is Phase.DONE)
+    finally:
+        await rig.close()
+
+
+async def test_deployment_failing_after_revoke_raises_the_alarm_and_rollback_reactivates():
+    rig = make_rig(breaks_after_revoke=True)
+    try:
+        rig.engine.start()
+        assert await rig.run_until(lambda: rig.engine.can_revoke)
+        await rig.engine.revoke()
+        assert await rig.run_until(lambda: rig.engine.phase is Phase.FAILED, limit=10)
+        assert rig.engine.alarm and "deployment" in rig.engine.alarm
+        assert rig.engine.can_reactivate
+        await rig.engine.reactivate()
+        assert rig.engine.phase is Phase.ROLLED_BACK
+        assert [c.status for c in rig.world.revoke_calls()] == ["inactive", "active"]
+    finally:
+        await rig.close()
+
+
+async def test_admin_refusal_leaves_the_key_unrevoked_and_the_gate_in_charge(rig, monkeypatch):
+    rig.engine.start()
+    assert await rig.run_until(lambda: rig.engine.can_revoke)
+    rig.world.admin_key = "sk-ant-admin01-some-other-admin-key-000000"  # our admin key now refused
+    with pytest.raises(AdminError, match="401"):
+        await rig.engine.revoke()
+    assert rig.world.revoke_calls() == []
+    assert rig.engine.phase in (Phase.READY, Phase.PROPAGATING)
+    assert rig.engine.keys.old.fingerprint not in rig.engine.revoked
+
+
+async def test_replacing_the_new_key_restarts_its_streak(rig):
+    from tui.credentials import Secret
+
+    rig.engine.start()
+    assert await rig.run_until(lambda: rig.engine.can_revoke)
+    other = rig.world.add_key().raw
+    rig.engine.set_new_key(Secret(other))
+    assert not rig.engine.gate.open and rig.engine.tracks[Role.NEW].streak == 0
+    assert rig.engine.phase is Phase.WAITING
