@@ -101,7 +101,32 @@ def build_parser() -> argparse.ArgumentParser:
         "no network. Opens the dashboard; --headless prints it as lines (under a minute).",
     )
     p.add_argument("--headless", action="store_true", help="print lines instead of the dashboard")
+    p.add_argument("--state-dir", metavar="DIR",
+                   help="with --headless: keep the demo's audit log and report in DIR "
+                        "(by default the demo records nothing)")
     p.set_defaults(func=cmd_demo)
+
+    p = command(
+        "status", "every rotation's keys, last rotation and due date",
+        "List every configured rotation: provider, fingerprints of the OLD and NEW keys,\n"
+        "when keyturn last finished rotating it (from the audit log), the key's age and\n"
+        "when the next rotation is due (rotate_every). A rotation that stopped halfway\n"
+        "shows the phase it stopped in. Exit 1 when any rotation is overdue, so a\n"
+        "scheduled job can run it as a check; 0 otherwise; 2 on a config error.",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(func=cmd_status)
+
+    p = command(
+        "log", "print the audit log (every rotation, or one)",
+        "Print the audit log's events, oldest first: UTC time, rotation, event and its\n"
+        "details (fingerprints, request ids; never a key). A torn last line left by a\n"
+        "crash is skipped with a warning. Reports of finished rotations are saved\n"
+        "beside the log.",
+    )
+    p.add_argument("rotation", nargs="?", help="only this rotation's events")
+    p.add_argument("--json", action="store_true", help="print the events as JSON lines")
+    p.set_defaults(func=cmd_log)
 
     p = command(
         "secret", "store a key in the OS keychain",
@@ -375,9 +400,20 @@ async def _confirm(question: str) -> bool:
 async def revoke_flow(engine: RotationEngine, *, yes: bool, timeout: float, interactive: bool) -> int:
     """Gate → confirmation → revoke → verify; shared by `revoke` and the headless demo."""
     from providers.base import AdminError
-    from tui.rotation import GateLocked, Phase
+    from tui.rotation import PRE_REVOKE, GateLocked, Phase
+
+    async def console_revocation() -> None:
+        _out(engine.console_steps())
+        if not yes:
+            if not interactive or not await _confirm("Revoked it in the console? [y/N] "):
+                raise Fail("console revocation not confirmed")
+        engine.confirm_console()
 
     engine.start()
+    if engine.phase not in PRE_REVOKE:  # resumed from the audit log: never revoke again
+        if engine.awaiting_console:
+            await console_revocation()
+        return await _verify(engine, timeout)
     if not await _wait_for(engine, lambda: engine.can_revoke, timeout):
         raise Fail(f"gate did not open within {timeout:g}s ({engine.gate.summary}); "
                    "the admin API was not called")
@@ -402,11 +438,14 @@ async def revoke_flow(engine: RotationEngine, *, yes: bool, timeout: float, inte
         except AdminError as exc:
             raise Fail(f"revoke failed: {exc}") from None
     if receipt is None:  # no admin credential: the user revokes in the console
-        _out(engine.console_steps())
-        if not yes:
-            if not interactive or not await _confirm("Revoked it in the console? [y/N] "):
-                raise Fail("console revocation not confirmed")
-        engine.confirm_console()
+        await console_revocation()
+    return await _verify(engine, timeout)
+
+
+async def _verify(engine: RotationEngine, timeout: float) -> int:
+    """Wait until the old key is proved dead (0) or the deployment raises an alarm (1)."""
+    from tui.rotation import Phase
+
     finished = await _wait_for(engine, lambda: engine.phase in (Phase.DONE, Phase.FAILED), timeout)
     if engine.phase is Phase.DONE:
         _out(f"{_clock_text()}  done: old key refused {engine.rotation.streak} times in a row, "
@@ -431,12 +470,42 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     if keys.new is None:
         raise Fail(f"{rotation.name}: no new key configured; nothing to rotate to", EXIT_USAGE)
     interactive = sys.stdin is not None and sys.stdin.isatty()
+    audit = _audit_for(cfg)
 
     async def body(engine: RotationEngine) -> int:
-        _print_events(engine)
-        return await revoke_flow(engine, yes=args.yes, timeout=args.timeout, interactive=interactive)
+        from tui import lifecycle
+        from tui.rotation import Phase
 
-    return _run_engine(rotation, _provider_for(rotation), keys, _audit_for(cfg), body)
+        _print_events(engine)
+        point = lifecycle.resume(engine, audit)
+        old = engine.keys.old
+        if point is not None and point.phase == "done":
+            _out(f"{rotation.name}: old key {old.masked} ({old.fingerprint}) was already revoked "
+                 "and confirmed dead (audit log); nothing to do")
+            _out(lifecycle.promote_slots(rotation, engine.keys, audit).message)
+            return EXIT_OK
+        if point is not None:
+            _out(f"{_clock_text()}  resuming from the audit log: revoke of old key "
+                 f"{old.fingerprint} was requested at {point.since}; not requesting it again")
+        code = await revoke_flow(engine, yes=args.yes, timeout=args.timeout, interactive=interactive)
+        if engine.phase is Phase.DONE:
+            _finish(cfg, engine)
+        return code
+
+    return _run_engine(rotation, _provider_for(rotation), keys, audit, body)
+
+
+def _finish(cfg_or_state_dir: Any, engine: RotationEngine) -> None:
+    """The rotation is done: save the report, promote the key slots, say where things are."""
+    from tui import lifecycle
+
+    try:
+        finished = lifecycle.finish(cfg_or_state_dir, engine)
+    except OSError as exc:
+        _err(f"could not save the report: {exc.strerror or type(exc).__name__}")
+        return
+    _out(f"report: {finished.report}")
+    _out(finished.promotion.message)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -450,11 +519,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _out("keyturn demo: simulated provider, old and new keys, a deployment switching over "
          f"{demo.world.window:g}s, streak {demo.rotation.streak}")
 
-    async def body(engine: RotationEngine) -> int:
-        _print_events(engine)
-        return await revoke_flow(engine, yes=True, timeout=60, interactive=False)
+    audit = None
+    if args.state_dir:
+        from pathlib import Path
 
-    return _run_engine(demo.rotation, demo.provider, demo.keys, None, body)
+        from tui.audit import AuditLog
+
+        audit = AuditLog(Path(args.state_dir))
+
+    async def body(engine: RotationEngine) -> int:
+        from tui.rotation import Phase
+
+        _print_events(engine)
+        code = await revoke_flow(engine, yes=True, timeout=60, interactive=False)
+        if audit is not None and engine.phase is Phase.DONE:
+            from tui.lifecycle import write_report
+
+            _out(f"report: {write_report(audit.dir, engine.rotation.name, engine)}")
+        return code
+
+    return _run_engine(demo.rotation, demo.provider, demo.keys, audit, body)
 
 
 def cmd_secret_set(args: argparse.Namespace) -> int:
@@ -477,6 +561,108 @@ def cmd_secret_set(args: argparse.Namespace) -> int:
         raise Fail("no key given", EXIT_USAGE)
     secret = store(ref, raw)
     _out(f"stored {args.slot} key {secret.masked} ({secret.fingerprint}) at {ref}")
+    return EXIT_OK
+
+
+class _TornLineWarnings:
+    """Show the audit log's torn-line warnings as `keyturn: warning: ...` lines."""
+
+    def __enter__(self) -> _TornLineWarnings:
+        import warnings
+
+        from tui.audit import TornLine
+
+        self._catcher = warnings.catch_warnings(record=True)
+        self._caught = self._catcher.__enter__()
+        warnings.simplefilter("always", TornLine)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._catcher.__exit__(*exc)
+        for warning in self._caught:
+            _err(f"warning: {warning.message}")
+
+
+def _when(when: Any) -> str:
+    return when.strftime("%Y-%m-%d %H:%M") if when is not None else "-"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+    from datetime import UTC, datetime
+
+    from tui import config, lifecycle
+    from tui.audit import AuditLog
+
+    cfg = config.load(args.config)
+    now = datetime.now(UTC)
+    with _TornLineWarnings():
+        rows = lifecycle.status_rows(cfg, now=now)
+    code = EXIT_FAIL if any(row.overdue for row in rows) else EXIT_OK
+    if args.json:
+        _out(json.dumps({
+            "config": str(cfg.path),
+            "audit_log": str(AuditLog(cfg.state_dir).path),
+            "rotations": [row.to_json() for row in rows],
+            "overdue": [row.name for row in rows if row.overdue],
+            "exit_code": code,
+        }, indent=2))
+        return code
+    if not rows:
+        _out(f"no rotations configured in {cfg.path}")
+        return code
+    header = ("rotation", "provider", "old key", "new key", "last rotated (UTC)", "age", "every",
+              "due (UTC)", "state")
+    table = [header]
+    for row in rows:
+        due = "-"
+        if row.due is not None:
+            left = row.due - now
+            due = f"{_when(row.due)} ({'in ' + lifecycle.human_duration(left) if left.total_seconds() > 0 else lifecycle.human_duration(-left) + ' ago'})"
+        state = row.state + (f", stopped while {row.in_progress}" if row.in_progress else "")
+        table.append((row.name, row.provider, row.old_fingerprint or "unknown",
+                      row.new_fingerprint or "-", _when(row.last_rotated),
+                      lifecycle.human_duration(row.age), row.rotate_every or "-", due, state))
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        _out("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+    overdue = [row.name for row in rows if row.overdue]
+    if overdue:
+        _out(f"overdue: {', '.join(overdue)}")
+    return code
+
+
+LOG_FIELDS = ("old", "new", "method", "key_id", "request_id", "status", "phase", "probes", "detail")
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    import json
+
+    from tui import config
+    from tui.audit import AuditLog
+
+    cfg = config.load(args.config)
+    audit = AuditLog(cfg.state_dir)
+    with _TornLineWarnings():
+        events = list(audit.events(args.rotation))
+    if args.rotation and not events and args.rotation not in cfg.rotations:
+        known = ", ".join(sorted(cfg.rotations)) or "none configured"
+        raise Fail(f"no rotation named {args.rotation!r} in {cfg.path} nor in {audit.path} "
+                   f"(known: {known})", EXIT_USAGE)
+    if args.json:
+        for record in events:
+            _out(json.dumps(record))
+        return EXIT_OK
+    if not events:
+        _out(f"no events{' for ' + args.rotation if args.rotation else ''} in {audit.path}")
+        return EXIT_OK
+    width = max(len(str(r.get("rotation", ""))) for r in events)
+    for record in events:
+        known = [f"{k}={record[k]}" for k in LOG_FIELDS if record.get(k) is not None]
+        extra = [f"{k}={v}" for k, v in record.items()
+                 if k not in LOG_FIELDS and k not in ("time", "rotation", "event")]
+        _out(f"{record.get('time', '?')}  {str(record.get('rotation', '?')):<{width}}  "
+             f"{str(record.get('event', '?')):<16}  {' '.join(known + extra)}".rstrip())
     return EXIT_OK
 
 

@@ -295,6 +295,7 @@ def _span(start: datetime | None, end: datetime | None) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else human_duration(end - start)
 
 
+METHOD_WORDS = {"admin": " through the admin API", "console": " in the provider's console"}
 DETAIL_FIELDS = ("method", "key_id", "request_id", "status", "phase", "detail", "probes")
 
 
@@ -332,7 +333,7 @@ def report_markdown(
         + f" finished {_stamp(finished)}: the old key was refused for a full streak "
         "and the new key is in service.",
         "",
-        f"- old key: `{old_fp}` (revoked{', ' + method if method else ''}; refusal confirmed)",
+        f"- old key: `{old_fp}` (revoked{METHOD_WORDS.get(method or '', '')}; refusal confirmed)",
         f"- new key: `{new_fp}` (in service)",
         f"- propagation (new key first live → gate open): {_span(live, gate)}",
         f"- revocation (revoke requested → old key confirmed dead): {_span(requested, finished)}",
