@@ -1,0 +1,220 @@
+"""Resume: `kill -9` a real `keyturn revoke` mid-rotation, start it again, never revoke twice.
+
+The provider is a real HTTP server on 127.0.0.1 (a SimulatedWorld behind http.server)
+that lives in the test process, so it outlives the killed keyturn and counts every
+admin call across both runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from providers.keys import fingerprint
+from providers.simulated import SimulatedWorld
+from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, assert_no_canary
+from tests.support_lifecycle import LoopbackProvider, loopback_provider
+
+ROOT = Path(__file__).resolve().parent.parent
+OLD_FP, NEW_FP = fingerprint(CANARY_OLD), fingerprint(CANARY_NEW)
+
+
+def canary_world(**kwargs: object) -> SimulatedWorld:
+    world = SimulatedWorld(old=CANARY_OLD, new=CANARY_NEW, admin_key=CANARY_ADMIN, **kwargs)
+    world.add_key(CANARY_OLD)
+    world.add_key(CANARY_NEW)
+    return world
+
+
+@pytest.fixture
+def provider() -> Iterator[LoopbackProvider]:
+    # The deployment serves NEW from the start; the old key is refused 1.5 s after its
+    # deactivation, which leaves a window to kill keyturn while it is verifying.
+    world = canary_world(switch_at=0.0, window=0.0, revoke_delay=1.5)
+    with loopback_provider(world) as server:
+        yield server
+
+
+def write_config(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "keyturn.toml"
+    path.write_text(f"""
+state_dir = "{tmp_path / 'state'}"
+
+[defaults]
+interval = 0.2
+timeout = 0.15
+streak = 3
+
+[rotations.live]
+provider = "anthropic"
+old = "env:KT_OLD"
+new = "env:KT_NEW"
+admin = "env:KT_ADMIN"
+base_url = "{url}"
+deployment = "{url}/health/probe"
+rotate_every = "90d"
+""")
+    return path
+
+
+class Run:
+    """One `keyturn revoke live --yes` subprocess with its output in files."""
+
+    def __init__(self, tmp_path: Path, config: Path, name: str) -> None:
+        env = dict(os.environ, KT_OLD=CANARY_OLD, KT_NEW=CANARY_NEW, KT_ADMIN=CANARY_ADMIN,
+                   PYTHONUNBUFFERED="1")
+        env.pop("KEYTURN_STATE_DIR", None)
+        self.out_path = tmp_path / f"{name}.out"
+        self.err_path = tmp_path / f"{name}.err"
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tui.cli", "--config", str(config), "revoke", "live",
+                 "--yes", "--timeout", "30"],
+                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+            )
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        assert self.proc.wait(10) == -signal.SIGKILL
+
+    def wait(self) -> int:
+        return self.proc.wait(60)
+
+    @property
+    def out(self) -> str:
+        return self.out_path.read_text(encoding="utf-8")
+
+    @property
+    def err(self) -> str:
+        return self.err_path.read_text(encoding="utf-8")
+
+
+def log_lines(state: Path) -> list[dict]:
+    """Every line of the audit log parses; only a torn last line may not (then skipped)."""
+    data = (state / "audit.jsonl").read_bytes()
+    raw = data.split(b"\n")
+    tail = raw.pop()  # after the last newline: empty unless the last write was torn
+    records = [json.loads(line) for line in raw if line.strip()]
+    if tail:
+        with pytest.raises(ValueError):
+            json.loads(tail)
+    return records
+
+
+def events(state: Path) -> list[str]:
+    return [r["event"] for r in log_lines(state)]
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def logged(state: Path, event: str) -> Callable[[], bool]:
+    path = state / "audit.jsonl"
+    return lambda: path.exists() and f'"event": "{event}"' in path.read_text(encoding="utf-8")
+
+
+def finish_second_run(tmp_path: Path, config: Path, provider: LoopbackProvider) -> Run:
+    admin_calls_before = list(provider.world.admin_calls)
+    second = Run(tmp_path, config, "second")
+    assert second.wait() == 0, second.out + second.err
+    # Not one admin call from the second run: no list, no second revoke.
+    assert provider.world.admin_calls == admin_calls_before
+    assert provider.posts() == ["inactive"]
+    return second
+
+
+def assert_finished_and_clean(tmp_path: Path, runs: list[Run]) -> Path:
+    state = tmp_path / "state"
+    trail = events(state)
+    assert trail.count("revoke_requested") == 1
+    assert trail[-2:] == ["done", "slots_promoted"] or trail[-1] == "done"
+    reports = sorted(state.glob("report-live-*.md"))
+    assert len(reports) == 1
+    report = reports[0].read_text(encoding="utf-8")
+    assert f"`{OLD_FP}`" in report and f"`{NEW_FP}`" in report
+    assert sum(f"report: {reports[0]}" in r.out for r in runs) == 1
+    assert_no_canary(*(r.out for r in runs), *(r.err for r in runs), paths=[state])
+    return reports[0]
+
+
+def test_killed_while_the_revoke_call_is_in_flight_resumes_verifying(
+    tmp_path: Path, provider: LoopbackProvider
+) -> None:
+    config = write_config(tmp_path, provider.url)
+    state = tmp_path / "state"
+    provider.hold_admin_post = True  # the provider applies the revoke, keyturn never hears back
+    first = Run(tmp_path, config, "first")
+    assert provider.admin_post_seen.wait(30), first.out + first.err
+    first.kill9()
+    assert events(state)[-1] == "revoke_requested"
+    provider.hold_admin_post = False
+    provider.release.set()
+
+    second = finish_second_run(tmp_path, config, provider)
+    assert "resuming from the audit log" in second.out
+    assert "phase: verifying" in second.out
+    resumed = [r for r in log_lines(state) if r["event"] == "resumed"]
+    assert [(r["phase"], r["old"]) for r in resumed] == [("verifying", OLD_FP)]
+    report = assert_finished_and_clean(tmp_path, [first, second])
+    assert "resumed" in report.read_text(encoding="utf-8")
+
+
+def test_killed_while_verifying_resumes_verifying_with_the_key_id(
+    tmp_path: Path, provider: LoopbackProvider
+) -> None:
+    config = write_config(tmp_path, provider.url)
+    state = tmp_path / "state"
+    first = Run(tmp_path, config, "first")
+    wait_until(logged(state, "revoke_confirmed"), "the provider's revoke receipt in the log")
+    first.kill9()
+    trail = events(state)
+    assert trail[-1] == "revoke_confirmed" and "done" not in trail
+
+    second = finish_second_run(tmp_path, config, provider)
+    assert "resuming from the audit log" in second.out
+    (resumed,) = [r for r in log_lines(state) if r["event"] == "resumed"]
+    assert resumed["key_id"] == provider.world.keys[CANARY_OLD].id
+    report = assert_finished_and_clean(tmp_path, [first, second]).read_text(encoding="utf-8")
+    (post,) = provider.world.revoke_calls()
+    assert post.request_id in report
+
+
+def test_killed_before_revoke_starts_over_and_revokes_once(tmp_path: Path) -> None:
+    # The deployment keeps the old key for 2 s: keyturn is killed while propagating.
+    world = canary_world(switch_at=2.0, window=0.0, revoke_delay=0.2)
+    with loopback_provider(world) as provider:
+        config = write_config(tmp_path, provider.url)
+        state = tmp_path / "state"
+        first = Run(tmp_path, config, "first")
+        wait_until(logged(state, "new_key_live"), "the new key seen live")
+        first.kill9()
+        assert "revoke_requested" not in events(state)
+
+        second = Run(tmp_path, config, "second")
+        assert second.wait() == 0, second.out + second.err
+        assert "resuming" not in second.out
+        assert provider.posts() == ["inactive"]
+        assert_finished_and_clean(tmp_path, [first, second])
+
+
+def test_run_after_done_does_nothing_and_exits_0(tmp_path: Path, provider: LoopbackProvider) -> None:
+    config = write_config(tmp_path, provider.url)
+    first = Run(tmp_path, config, "first")
+    assert first.wait() == 0, first.out + first.err
+    second = finish_second_run(tmp_path, config, provider)
+    assert "already revoked and confirmed dead" in second.out
+    assert "update your references" in second.out and "env:KT_OLD" in second.out
+    assert_finished_and_clean(tmp_path, [first, second])
