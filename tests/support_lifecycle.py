@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from providers.simulated import SimulatedWorld
+from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD
 from tui import config
 
 
@@ -38,6 +39,14 @@ def write_event(state_dir: Path, when: datetime, rotation: str, event: str, **fi
     record = {"time": stamp(when), "rotation": rotation, "event": event, **fields}
     with open(state_dir / "audit.jsonl", "a", encoding="utf-8") as fh:
         fh.write(json.dumps(record) + "\n")
+
+
+def canary_world(**kwargs: Any) -> SimulatedWorld:
+    """A simulated Anthropic whose old, new and admin keys are the canaries."""
+    world = SimulatedWorld(old=CANARY_OLD, new=CANARY_NEW, admin_key=CANARY_ADMIN, **kwargs)
+    world.add_key(CANARY_OLD)
+    world.add_key(CANARY_NEW)
+    return world
 
 
 # -- a loopback provider ---------------------------------------------------------------

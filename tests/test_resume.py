@@ -19,19 +19,11 @@ from pathlib import Path
 import pytest
 
 from providers.keys import fingerprint
-from providers.simulated import SimulatedWorld
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, assert_no_canary
-from tests.support_lifecycle import LoopbackProvider, loopback_provider
+from tests.support_lifecycle import LoopbackProvider, canary_world, loopback_provider
 
 ROOT = Path(__file__).resolve().parent.parent
 OLD_FP, NEW_FP = fingerprint(CANARY_OLD), fingerprint(CANARY_NEW)
-
-
-def canary_world(**kwargs: object) -> SimulatedWorld:
-    world = SimulatedWorld(old=CANARY_OLD, new=CANARY_NEW, admin_key=CANARY_ADMIN, **kwargs)
-    world.add_key(CANARY_OLD)
-    world.add_key(CANARY_NEW)
-    return world
 
 
 @pytest.fixture

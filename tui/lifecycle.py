@@ -219,8 +219,9 @@ def resume_point(events: Iterable[dict[str, Any]], old_fingerprint: str) -> Resu
                 state = None
         elif event == "rollback":
             state = None
-        elif event in FINISHED and state is not None:
-            state["phase"] = "done"
+        elif event in FINISHED:
+            state = state or {"method": None, "since": record.get("time"), "key_id": None}
+            state.update(phase="done", unanswered=False)
         elif event == "resumed" and state is not None and record.get("key_id"):
             state["key_id"] = record.get("key_id")
     if state is None:
