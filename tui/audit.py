@@ -67,7 +67,7 @@ class AuditLog:
     def events(self, rotation: str | None = None) -> Iterator[dict[str, Any]]:
         """Every parseable event (of one rotation, when named), oldest first."""
         try:
-            fh = open(self.path, encoding="utf-8", errors="replace")
+            fh = open(self.path, encoding="utf-8", errors="replace")  # noqa: SIM115 (closed below)
         except FileNotFoundError:
             return
         with fh:

@@ -400,13 +400,14 @@ async def _confirm(question: str) -> bool:
 async def revoke_flow(engine: RotationEngine, *, yes: bool, timeout: float, interactive: bool) -> int:
     """Gate → confirmation → revoke → verify; shared by `revoke` and the headless demo."""
     from providers.base import AdminError
-    from tui.rotation import PRE_REVOKE, GateLocked, Phase
+    from tui.rotation import PRE_REVOKE, GateLocked
 
     async def console_revocation() -> None:
         _out(engine.console_steps())
-        if not yes:
-            if not interactive or not await _confirm("Revoked it in the console? [y/N] "):
-                raise Fail("console revocation not confirmed")
+        if not yes and (
+            not interactive or not await _confirm("Revoked it in the console? [y/N] ")
+        ):
+            raise Fail("console revocation not confirmed")
         engine.confirm_console()
 
     engine.start()
@@ -567,7 +568,7 @@ def cmd_secret_set(args: argparse.Namespace) -> int:
 class _TornLineWarnings:
     """Show the audit log's torn-line warnings as `keyturn: warning: ...` lines."""
 
-    def __enter__(self) -> _TornLineWarnings:
+    def __enter__(self) -> None:
         import warnings
 
         from tui.audit import TornLine
@@ -575,7 +576,6 @@ class _TornLineWarnings:
         self._catcher = warnings.catch_warnings(record=True)
         self._caught = self._catcher.__enter__()
         warnings.simplefilter("always", TornLine)
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self._catcher.__exit__(*exc)
@@ -661,8 +661,9 @@ def cmd_log(args: argparse.Namespace) -> int:
         known = [f"{k}={record[k]}" for k in LOG_FIELDS if record.get(k) is not None]
         extra = [f"{k}={v}" for k, v in record.items()
                  if k not in LOG_FIELDS and k not in ("time", "rotation", "event")]
-        _out(f"{record.get('time', '?')}  {str(record.get('rotation', '?')):<{width}}  "
-             f"{str(record.get('event', '?')):<16}  {' '.join(known + extra)}".rstrip())
+        rotation, event = str(record.get("rotation", "?")), str(record.get("event", "?"))
+        _out(f"{record.get('time', '?')}  {rotation:<{width}}  {event:<16}  "
+             f"{' '.join(known + extra)}".rstrip())
     return EXIT_OK
 
 

@@ -128,9 +128,7 @@ def peek_fingerprint(ref: str) -> str | None:
         if Reference.parse(ref).kind == "prompt":
             return None
         secret = resolve(ref, "status", required=False)
-    except CredentialError:
-        return None
-    except Exception:  # a broken keyring backend must not take `status` down
+    except CredentialError:  # also a broken keychain: keychain_get wraps every backend error
         return None
     return secret.fingerprint if secret is not None else None
 
