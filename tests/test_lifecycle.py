@@ -302,3 +302,32 @@ def test_other_references_are_named_not_touched(tmp_path: Path, memory_keyring: 
     assert NEW_FP in promotion.message
     assert memory_keyring.store == {("vault", "app-new"): CANARY_NEW}
     assert_no_canary(promotion.message)
+
+
+def test_revoke_finishes_a_promotion_a_crash_interrupted(
+    tmp_path: Path, memory_keyring: MemoryKeyring, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tui.cli import main
+
+    # killed after writing OLD and before clearing NEW: the new key sits in both slots
+    memory_keyring.set_password("keyturn", "app/old", CANARY_NEW)
+    memory_keyring.set_password("keyturn", "app/new", CANARY_NEW)
+    config = tmp_path / "keyturn.toml"
+    config.write_text(f'state_dir = "{tmp_path / "state"}"\n[rotations.app]\nprovider = "anthropic"\n')
+    write_event(tmp_path / "state", T0, "app", "done", old=OLD_FP, new=NEW_FP)
+    assert main(["--config", str(config), "revoke", "app", "--yes"]) == 2
+    captured = capsys.readouterr()
+    assert "finished an interrupted promotion" in captured.out
+    assert "no new key configured" in captured.err
+    assert memory_keyring.store == {("keyturn", "app/old"): CANARY_NEW}
+    assert_no_canary(captured.out, captured.err, paths=[tmp_path / "state"])
+
+
+def test_same_key_in_both_slots_without_a_finished_rotation_is_left_alone(
+    tmp_path: Path, memory_keyring: MemoryKeyring
+) -> None:
+    memory_keyring.set_password("keyturn", "app/old", CANARY_NEW)
+    memory_keyring.set_password("keyturn", "app/new", CANARY_NEW)
+    rotation = make_config(tmp_path, {"app": {"provider": "anthropic"}}).rotation("app")
+    assert lifecycle.finish_interrupted_promotion(rotation, AuditLog(tmp_path / "state")) is None
+    assert len(memory_keyring.store) == 2

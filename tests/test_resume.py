@@ -185,8 +185,8 @@ def test_killed_while_verifying_resumes_verifying_with_the_key_id(
 
 
 def test_killed_before_revoke_starts_over_and_revokes_once(tmp_path: Path) -> None:
-    # The deployment keeps the old key for 2 s: keyturn is killed while propagating.
-    world = canary_world(switch_at=2.0, window=0.0, revoke_delay=0.2)
+    # The deployment keeps the old key for 3 s: keyturn is killed while propagating.
+    world = canary_world(switch_at=3.0, window=0.0, revoke_delay=0.2)
     with loopback_provider(world) as provider:
         config = write_config(tmp_path, provider.url)
         state = tmp_path / "state"

@@ -464,14 +464,18 @@ async def _verify(engine: RotationEngine, timeout: float) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
+    from tui.lifecycle import finish_interrupted_promotion
     from tui.rotation import load_keys
 
     cfg, rotation = _load_rotation(args)
+    audit = _audit_for(cfg)
+    repaired = finish_interrupted_promotion(rotation, audit)
+    if repaired is not None:
+        _out(repaired.message)
     keys = load_keys(rotation)
     if keys.new is None:
         raise Fail(f"{rotation.name}: no new key configured; nothing to rotate to", EXIT_USAGE)
     interactive = sys.stdin is not None and sys.stdin.isatty()
-    audit = _audit_for(cfg)
 
     async def body(engine: RotationEngine) -> int:
         from tui import lifecycle

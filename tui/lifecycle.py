@@ -463,6 +463,32 @@ def promote_slots(rotation: Rotation, keys: Keys, audit: AuditLog) -> Promotion:
                            f"{new_ref} is empty, ready for the next rotation")
 
 
+def finish_interrupted_promotion(rotation: Rotation, audit: AuditLog) -> Promotion | None:
+    """A crash between writing OLD and clearing NEW leaves the new key in both slots;
+    clear NEW when the audit log shows that key's rotation finished. None when no repair."""
+    from tui.credentials import KeychainUnavailable, keychain_delete, keychain_get
+
+    if not rotation.uses_default_slots():
+        return None
+    old_ref, new_ref = Reference.parse(rotation.old), Reference.parse(rotation.new)
+    try:
+        old_raw = keychain_get(old_ref.service, old_ref.name)
+        new_raw = keychain_get(new_ref.service, new_ref.name)
+        if not old_raw or old_raw != new_raw:
+            return None
+        key_fp = Secret(new_raw).fingerprint
+        finished = any(r.get("event") == "done" and r.get("new") == key_fp
+                       for r in audit.events(rotation.name))
+        if not finished:
+            return None
+        keychain_delete(new_ref.service, new_ref.name)
+    except KeychainUnavailable:
+        return None
+    audit.append(rotation.name, "slots_promoted", old=key_fp, repaired=True)
+    return Promotion(True, f"keychain: finished an interrupted promotion: {new_ref} emptied, "
+                           f"{old_ref} holds the key in service ({key_fp})")
+
+
 @dataclass(frozen=True)
 class Finished:
     report: Path
