@@ -4,6 +4,11 @@ Ticks sit on absolute times (start + k·interval) so there is no drift; a probe 
 runs past its next tick skips the missed ticks instead of piling up; a slow target
 never delays another because each target has its own task. A throttled target waits
 as long as the provider asks (retry-after), or backs off exponentially.
+
+Many targets added at one moment do not all tick on the same instant: starting a probe
+costs about a millisecond of CPU, so a herd of 50 would start the last one ~50 ms late.
+Up to HERD targets share an instant (a rotation's old, new and deployment probe together);
+further ones are phase-shifted by golden-ratio fractions of their interval.
 """
 
 from __future__ import annotations
@@ -20,6 +25,13 @@ from typing import Protocol
 from providers.base import ProbeResult, Verdict
 
 MAX_BACKOFF = 60.0
+#: Targets that may tick on the same instant (a rotation has at most 3); more added at one
+#: moment are spread out.
+HERD = 3
+#: Adds less than this apart (seconds) count as one moment, e.g. a loop of add() calls.
+SAME_MOMENT = 0.005
+#: Successive groups land at fractions k·φ mod 1 of the interval: evenly spread for any count.
+GOLDEN = (math.sqrt(5) - 1) / 2
 
 
 class Clock(Protocol):
@@ -119,6 +131,8 @@ class Scheduler:
         self._running: set[str] = set()
         self._resumed = asyncio.Event()
         self._resumed.set()
+        self._last_add = -math.inf
+        self._added_at_moment = 0
 
     @property
     def paused(self) -> bool:
@@ -129,8 +143,18 @@ class Scheduler:
         self.remove(target.role)
         self.targets[target.role] = target
         self.tasks[target.role] = asyncio.create_task(
-            self._run(target), name=f"keyturn-probe-{target.role}"
+            self._run(target, self._phase(target.interval)), name=f"keyturn-probe-{target.role}"
         )
+
+    def _phase(self, interval: float) -> float:
+        """Offset of a new target's ticks: 0 for the first HERD added at one moment."""
+        now = self.clock.now()
+        if now - self._last_add > SAME_MOMENT:
+            self._added_at_moment = 0
+        self._last_add = now
+        group = self._added_at_moment // HERD
+        self._added_at_moment += 1
+        return (group * GOLDEN % 1.0) * interval
 
     def remove(self, role: str) -> None:
         task = self.tasks.pop(role, None)
@@ -152,8 +176,8 @@ class Scheduler:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _run(self, target: Target) -> None:
-        start = self.clock.now()
+    async def _run(self, target: Target, phase: float = 0.0) -> None:
+        start = self.clock.now() + phase
         k = 0
         throttled_in_a_row = 0
         while True:
@@ -161,7 +185,8 @@ class Scheduler:
             await self.clock.sleep_until(due)
             if self.paused:
                 await self._resumed.wait()
-                start, k = self.clock.now(), 0  # a fresh cadence from the moment of resuming
+                # A fresh cadence from the moment of resuming, keeping the target's phase.
+                start, k = self.clock.now() + phase, 0
                 continue
             self.stats.lateness.append(max(0.0, self.clock.now() - due))
             result = await self._probe_once(target)
