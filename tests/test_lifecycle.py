@@ -331,3 +331,14 @@ def test_same_key_in_both_slots_without_a_finished_rotation_is_left_alone(
     rotation = make_config(tmp_path, {"app": {"provider": "anthropic"}}).rotation("app")
     assert lifecycle.finish_interrupted_promotion(rotation, AuditLog(tmp_path / "state")) is None
     assert len(memory_keyring.store) == 2
+
+
+async def test_engine_refuses_a_second_revoke_even_without_resume(tmp_path: Path) -> None:
+    """A front end that forgets `lifecycle.resume` still cannot revoke a key twice."""
+    async with rig(tmp_path) as r:
+        write_event(r.state, T0, "sim", "revoke_requested", old=OLD_FP, method="admin")
+        r.engine.start()
+        await r.run_until(lambda: r.engine.gate.open)
+        with pytest.raises(RevokeRefused, match="already verifying"):
+            await r.engine.revoke()
+        assert r.world.admin_calls == []

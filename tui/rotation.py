@@ -286,6 +286,15 @@ class RotationEngine:
         track = self.tracks.get(Role.DEPLOYMENT)
         if track is not None and old_fp in track.served:
             raise GateLocked("deployment served OLD within the last streak")
+        if self.audit is not None:
+            # An earlier run (crashed, or another window) may have revoked this key already.
+            from tui.lifecycle import resume_point
+
+            earlier = resume_point(self.audit.events(self.rotation.name), old_fp)
+            if earlier is not None:
+                raise RevokeRefused(
+                    f"the audit log shows old key {old_fp} already {earlier.phase} "
+                    f"(revoke requested {earlier.since}); resume instead of revoking again")
 
     async def revoke(self) -> AdminReceipt | None:
         """Revoke the old key: through the admin API, or by asking for the console.
