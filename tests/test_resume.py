@@ -14,13 +14,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from providers.keys import fingerprint
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, assert_no_canary
-from tests.support_lifecycle import LoopbackProvider, canary_world, loopback_provider
+from tests.support_lifecycle import LoopbackProvider, canary_world, loopback_provider, write_event
+from tui.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 OLD_FP, NEW_FP = fingerprint(CANARY_OLD), fingerprint(CANARY_NEW)
@@ -210,3 +212,23 @@ def test_run_after_done_does_nothing_and_exits_0(tmp_path: Path, provider: Loopb
     assert "already revoked and confirmed dead" in second.out
     assert "update your references" in second.out and "env:KT_OLD" in second.out
     assert_finished_and_clean(tmp_path, [first, second])
+
+
+def test_watch_after_a_crash_watches_the_verification_not_the_gate(
+    tmp_path: Path, provider: LoopbackProvider, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for var, raw in (("KT_OLD", CANARY_OLD), ("KT_NEW", CANARY_NEW), ("KT_ADMIN", CANARY_ADMIN)):
+        monkeypatch.setenv(var, raw)
+    config = write_config(tmp_path, provider.url)
+    key_id = provider.world.keys[CANARY_OLD].id
+    provider.world.set_status(key_id, "inactive")  # the crashed run's revoke went through
+    state = tmp_path / "state"
+    write_event(state, datetime.now(UTC), "live", "revoke_requested", old=OLD_FP, method="admin")
+    write_event(state, datetime.now(UTC), "live", "revoke_confirmed", old=OLD_FP, key_id=key_id)
+    assert main(["--config", str(config), "watch", "live", "--headless", "--timeout", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "now verifying" in out and "Revoke unlocked" not in out
+    assert "phase: done" in out and "report: " in out
+    assert provider.world.admin_calls == []
+    assert_no_canary(out, paths=[state])

@@ -378,8 +378,23 @@ def cmd_watch(args: argparse.Namespace) -> int:
     if keys.new is None:
         _out(f"{rotation.name}: no new key yet; watching the old key (the gate cannot open)")
 
+    audit = _audit_for(cfg)
+
     async def body(engine: RotationEngine) -> int:
+        from tui import lifecycle
+
         _print_events(engine)
+        point = lifecycle.resume(engine, audit)
+        if point is not None:
+            # The old key's revoke is past (audit log): watch the verification, not the gate.
+            _out(f"{rotation.name}: revoke of old key {point.old_fingerprint} was requested at "
+                 f"{point.since}; now {point.phase}. `keyturn revoke {rotation.name}` finishes it.")
+            if point.phase == "done":
+                return EXIT_OK
+            engine.start()
+            code = await _verify(engine, args.timeout)
+            _finish(cfg, engine)
+            return code
         engine.start()
         if await _wait_for(engine, lambda: engine.gate.open, args.timeout):
             _out(f"{_clock_text()}  gate open: Revoke unlocked")
@@ -387,7 +402,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         _out(f"{_clock_text()}  timed out after {args.timeout:g}s: {engine.gate.summary}")
         return EXIT_FAIL
 
-    return _run_engine(rotation, _provider_for(rotation), keys, _audit_for(cfg), body)
+    return _run_engine(rotation, _provider_for(rotation), keys, audit, body)
 
 
 async def _confirm(question: str) -> bool:
