@@ -1,0 +1,132 @@
+"""Deterministic dashboards for Pilot, snapshot and screenshot runs.
+
+A FakeClock drives the probes and the simulated world, the keys are fixed, and the
+latency each probe reports comes from a seeded sequence instead of `perf_counter`, so
+the same steps draw the same screen on every run (and on every machine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import types
+
+import pytest
+
+import providers.base
+from providers.simulated import SimulatedProvider, SimulatedWorld
+from tui.app import KeyturnApp, Session
+from tui.credentials import Secret
+from tui.demo import build_demo
+from tui.rotation import Keys
+from tui.scheduler import FakeClock
+
+# Fixed demo keys (fake, key-shaped): the masked forms and fingerprints stay the same.
+OLD_KEY = "sk-ant-api03-" + "demoOLD" * 12 + "R2AA"
+NEW_KEY = "sk-ant-api03-" + "demoNEW" * 12 + "xQ9B"
+ADMIN_KEY = "sk-ant-admin01-" + "demoADM" * 10 + "mmCC"
+
+INTERVAL = 0.5
+STREAK = 5
+
+
+class SteppedTime:
+    """Stands in for the `time` module inside providers.base: each reading moves a
+    seeded step forward, so a probe's latency is a stable 20-140 ms."""
+
+    def __init__(self, clock: FakeClock, seed: int = 11) -> None:
+        self.clock = clock
+        self.rng = random.Random(seed)
+        self.t = 0.0
+
+    def perf_counter(self) -> float:
+        self.t += self.rng.uniform(0.01, 0.07)
+        return self.t
+
+    def monotonic(self) -> float:
+        return self.clock.now()
+
+
+def stamp_latency(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> None:
+    """Make probe latencies deterministic (only providers.base sees the stand-in)."""
+    fake = types.SimpleNamespace(perf_counter=SteppedTime(clock).perf_counter,
+                                 monotonic=clock.now)
+    monkeypatch.setattr(providers.base, "time", fake)
+
+
+def fixed_demo(
+    clock: FakeClock,
+    *,
+    admin: bool = True,
+    breaks_after_revoke: bool = False,
+    switch_at: float = 2.0,
+    window: float = 5.0,
+):
+    """The demo (build_demo) with fixed keys, on the FakeClock, with no transport sleeps."""
+    demo = build_demo(clock=clock.now, latency=(0, 0), interval=INTERVAL, timeout=0.4,
+                      streak=STREAK, admin=admin, breaks_after_revoke=breaks_after_revoke,
+                      switch_at=switch_at, window=window)
+    world = SimulatedWorld(
+        clock=clock.now, seed=7, switch_at=switch_at, window=window, latency=(0, 0),
+        deployment_breaks_after_revoke=breaks_after_revoke,
+        old=OLD_KEY, new=NEW_KEY, admin_key=ADMIN_KEY,
+    )
+    # SimulatedWorld only registers keys it makes itself; register the fixed ones.
+    world.add_key(OLD_KEY)
+    world.add_key(NEW_KEY, live_from=0.5)
+    demo.world = world
+    demo.provider = SimulatedProvider(transport=world.transport)
+    demo.keys = Keys(Secret(OLD_KEY, "demo"), Secret(NEW_KEY, "demo"),
+                     Secret(ADMIN_KEY, "demo") if admin else None)
+    return demo
+
+
+def demo_app(clock: FakeClock, demo, *, tick: float = 3600.0) -> KeyturnApp:
+    """A dashboard on `demo`; the redraw tick is slow so only the FakeClock moves the screen."""
+    session = Session(demo.rotation, demo.provider, demo.keys, clock=clock, demo=True)
+    return KeyturnApp(session, tick=tick)
+
+
+async def settle(pilot) -> None:
+    """Let the engine's tasks run and the screen handle every message they posted.
+
+    Deterministic (no wall-clock wait): Pilot's own wait for the screen's queues, twice,
+    because handling a message can post another (a phase change posts a toast).
+    """
+    for _ in range(2):
+        await asyncio.sleep(0)
+        await pilot._wait_for_screen()
+
+
+async def step(pilot, clock: FakeClock, seconds: float) -> None:
+    """Advance the FakeClock one probe interval at a time and let the screen catch up."""
+    remaining = seconds
+    while remaining > 1e-9:
+        delta = min(INTERVAL, remaining)
+        await clock.advance(delta)
+        await settle(pilot)
+        remaining -= delta
+
+
+async def until(pilot, clock: FakeClock, predicate, limit: float = 60.0) -> float:
+    """Step the clock until `predicate()` holds; return the FakeClock seconds it took."""
+    waited = 0.0
+    while not predicate():
+        if waited >= limit:
+            raise AssertionError(f"condition not met within {limit}s of FakeClock time")
+        await step(pilot, clock, INTERVAL)
+        waited += INTERVAL
+    return waited
+
+
+def record_notifications(app) -> list[str]:
+    """Every notification text the app shows from now on (toasts vanish; this keeps them)."""
+    seen: list[str] = []
+    original = app.notify
+
+    def notify(message, **kwargs):
+        seen.append(str(message))
+        return original(message, **kwargs)
+
+    app.notify = notify
+    return seen

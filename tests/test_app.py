@@ -1,0 +1,358 @@
+"""Pilot tests: the dashboard over the simulated provider, driven by the keyboard.
+
+Time is a FakeClock: `step()` moves it one probe interval at a time, so a whole
+propagation window takes milliseconds and every run sees the same answers.
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Button, Static
+from textual.widgets._footer import FooterKey
+
+from tests.support_app import (
+    INTERVAL,
+    STREAK,
+    demo_app,
+    fixed_demo,
+    record_notifications,
+    settle,
+    stamp_latency,
+    step,
+    until,
+)
+from tui.gate import Role
+from tui.rotation import Phase
+from tui.scheduler import FakeClock
+from tui.screens.confirm import ConfirmationModal
+from tui.screens.dashboard import DashboardScreen
+from tui.screens.new_key import NewKeyModal
+from tui.widgets.gate_bar import GateBar
+
+SIZE = (120, 36)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    clock = FakeClock()
+    stamp_latency(monkeypatch, clock)
+    return clock
+
+
+def dashboard(app) -> DashboardScreen:
+    screen = app.screen
+    assert isinstance(screen, DashboardScreen), f"expected the dashboard, got {screen!r}"
+    return screen
+
+
+def revoke_button(app) -> Button:
+    return app.query_one("#revoke", Button)
+
+
+def footer_revoke_dimmed(app) -> bool:
+    keys = [k for k in app.screen.query(FooterKey) if k.key == "r"]
+    assert keys, "the Footer shows no r binding"
+    return keys[0].has_class("-disabled")
+
+
+def gate_words(app) -> str:
+    return str(app.screen.query_one(GateBar).render())
+
+
+async def reach_ready(pilot, clock, app) -> None:
+    await until(pilot, clock, lambda: app.engine.phase is Phase.READY)
+    await settle(pilot)
+
+
+async def test_revoke_stays_locked_through_the_window_and_unlocks_on_the_nth_live_answer(clock):
+    demo = fixed_demo(clock)
+    app = demo_app(clock, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        deployment = app.engine.tracks[Role.DEPLOYMENT]
+        new_fp = demo.keys.new.fingerprint
+        saw_old_in_window = False
+        streak_when_unlocked = None
+        for _ in range(int(30 / INTERVAL)):
+            await step(pilot, clock, INTERVAL)
+            screen = dashboard(app)
+            last = deployment.last
+            if last is not None and last.served_fingerprint != new_fp:
+                saw_old_in_window = True
+            if not screen.revoke_allowed:
+                # Locked: the button, the Footer and the gate bar all say so.
+                assert revoke_button(app).disabled
+                assert footer_revoke_dimmed(app)
+                assert "REVOKE LOCKED" in gate_words(app)
+                continue
+            streak_when_unlocked = (app.engine.tracks[Role.NEW].streak, deployment.streak)
+            break
+        assert saw_old_in_window, "the deployment never served OLD: no propagation window was watched"
+        # Unlocked on the N-th consecutive live answer on NEW, not one earlier or later.
+        assert streak_when_unlocked is not None and streak_when_unlocked[1] == STREAK
+        assert streak_when_unlocked[0] >= STREAK
+        assert not revoke_button(app).disabled
+        assert not footer_revoke_dimmed(app)
+        assert "REVOKE UNLOCKED" in gate_words(app)
+        assert app.engine.phase is Phase.READY
+
+
+@pytest.mark.parametrize("status", [500, 401])
+async def test_a_failure_before_confirming_locks_revoke_again(clock, status):
+    demo = fixed_demo(clock)
+    app = demo_app(clock, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await reach_ready(pilot, clock, app)
+        assert not revoke_button(app).disabled
+        demo.world.forced[demo.keys.new.fingerprint] = [status]
+        await step(pilot, clock, INTERVAL)
+        screen = dashboard(app)
+        assert not screen.revoke_allowed
+        assert revoke_button(app).disabled
+        assert footer_revoke_dimmed(app)
+        assert f"new key 0/{STREAK} live" in gate_words(app)
+        await pilot.press("r")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmationModal)
+        assert demo.world.revoke_calls() == []
+
+
+async def test_r_while_locked_opens_no_modal_and_says_why(clock):
+    demo = fixed_demo(clock)
+    app = demo_app(clock, demo)
+    notes = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await step(pilot, clock, 3.0)
+        assert app.engine.phase is Phase.PROPAGATING
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        assert len(app.screen_stack) == 1
+        assert any(n.startswith("Revoke is locked:") and "live" in n for n in notes), notes
+        await pilot.click("#revoke")  # the disabled button does nothing either
+        await settle(pilot)
+        assert len(app.screen_stack) == 1
+        assert demo.world.revoke_calls() == []
+
+
+async def test_the_gate_shutting_while_the_confirmation_is_open_withdraws_it(clock):
+    demo = fixed_demo(clock)
+    app = demo_app(clock, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await reach_ready(pilot, clock, app)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmationModal)
+        demo.world.forced[demo.keys.new.fingerprint] = [500]
+        await step(pilot, clock, INTERVAL)
+        assert isinstance(app.screen, DashboardScreen)
+        await pilot.press("y")
+        await step(pilot, clock, INTERVAL)
+        assert demo.world.revoke_calls() == []
+        assert app.engine.phase is Phase.PROPAGATING
+
+
+async def test_confirm_revokes_once_then_verifying_then_done(clock):
+    demo = fixed_demo(clock)
+    app = demo_app(clock, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await reach_ready(pilot, clock, app)
+        await pilot.press("r")
+        await settle(pilot)
+        modal = app.screen
+        assert isinstance(modal, ConfirmationModal)
+        body = str(modal.query_one("#body", Static).render())
+        old = demo.keys.old
+        assert old.masked in body and old.fingerprint in body
+        await pilot.press("y")
+        await settle(pilot)
+        await step(pilot, clock, INTERVAL)
+        calls = demo.world.revoke_calls()
+        assert [c.status for c in calls] == ["inactive"]
+        assert app.engine.phase is Phase.VERIFYING
+        assert "VERIFYING" in gate_words(app)
+        await pilot.press("r")  # a second press does nothing: one key is never revoked twice
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        await until(pilot, clock, lambda: app.engine.phase is Phase.DONE)
+        await settle(pilot)
+        assert len(demo.world.revoke_calls()) == 1
+        assert "DONE" in gate_words(app)
+        assert app.engine.tracks[Role.OLD].last.verdict.value == "rejected"
+
+
+@pytest.mark.parametrize("key", ["n", "escape"])
+async def test_cancel_makes_no_admin_call(clock, key):
+    demo = fixed_demo(clock)
+    app = demo_app(clock, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await reach_ready(pilot, clock, app)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmationModal)
+        await pilot.press(key)
+        await step(pilot, clock, 3.0)
+        assert isinstance(app.screen, DashboardScreen)
+        assert demo.world.revoke_calls() == []
+        assert demo.world.admin_calls == []
+        assert app.engine.phase is Phase.READY
+
+
+async def test_manual_path_shows_console_steps_and_c_starts_verifying(clock):
+    demo = fixed_demo(clock, admin=False)
+    app = demo_app(clock, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await reach_ready(pilot, clock, app)
+        assert dashboard(app).check_action("console_done", ()) is False  # hidden until asked
+        await pilot.press("r", "y")
+        await settle(pilot)
+        assert app.engine.phase is Phase.REVOKING
+        steps = str(app.query_one("#console-steps", Static).render())
+        old = demo.keys.old
+        assert old.masked in steps and old.fingerprint in steps and "console" in steps
+        assert app.query_one("#console-steps").display
+        assert demo.world.admin_calls == []  # no admin key: keyturn does not call the API
+        # The user revokes the key in the provider's console, then says so with `c`.
+        key_id = demo.world.keys[demo.world.old].id
+        demo.world.set_status(key_id, "inactive")
+        await pilot.press("c")
+        await settle(pilot)
+        assert app.engine.phase is Phase.VERIFYING
+        assert not app.query_one("#console-steps").display
+        await until(pilot, clock, lambda: app.engine.phase is Phase.DONE)
+        assert demo.world.admin_calls == []
+
+
+async def test_rollback_alarm_and_reactivate_needs_its_own_confirmation(clock):
+    demo = fixed_demo(clock, breaks_after_revoke=True)
+    app = demo_app(clock, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await reach_ready(pilot, clock, app)
+        await pilot.press("r", "y")
+        await settle(pilot)
+        await until(pilot, clock, lambda: app.engine.phase is Phase.FAILED)
+        await settle(pilot)
+        words = gate_words(app)
+        assert "ALARM" in words and "press a" in words
+        assert app.query_one("#reactivate").display
+        await pilot.press("a")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmationModal)
+        await pilot.press("n")  # cancelled: nothing changes
+        await settle(pilot)
+        assert [c.status for c in demo.world.revoke_calls()] == ["inactive"]
+        await pilot.press("a", "y")
+        await settle(pilot)
+        await step(pilot, clock, INTERVAL)
+        assert [c.status for c in demo.world.revoke_calls()] == ["inactive", "active"]
+        assert app.engine.phase is Phase.ROLLED_BACK
+        assert "ROLLED BACK" in gate_words(app)
+
+
+async def test_new_key_is_entered_in_a_password_field_and_probed_at_once(clock):
+    demo = fixed_demo(clock)
+    app = demo_app(clock, demo)
+    notes = record_notifications(app)
+    typed = "sk-ant-api03-" + "typedKEY" * 10 + "ZZ"
+    async with app.run_test(size=SIZE) as pilot:
+        await step(pilot, clock, 1.0)
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, NewKeyModal)
+        field = app.screen.query_one("#new-key")
+        assert field.password
+        field.value = typed
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        from providers.keys import fingerprint
+
+        assert app.engine.keys.new.fingerprint == fingerprint(typed)
+        assert any("held in memory" in n for n in notes), notes
+        await step(pilot, clock, INTERVAL)
+        # The simulated provider does not know the typed key: it is refused, not trusted.
+        assert app.engine.tracks[Role.NEW].last.verdict.value == "rejected"
+        assert typed not in "".join(notes)
+
+
+async def test_new_key_equal_to_the_old_one_is_refused(clock):
+    demo = fixed_demo(clock)
+    app = demo_app(clock, demo)
+    notes = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        before = app.engine.keys.new
+        await pilot.press("n")
+        await settle(pilot)
+        app.screen.query_one("#new-key").value = demo.world.old
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.engine.keys.new == before
+        assert any("that is the old key" in n for n in notes)
+
+
+async def test_pause_stops_probing_and_resume_restarts_it(clock):
+    demo = fixed_demo(clock)
+    app = demo_app(clock, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await step(pilot, clock, 1.0)
+        await pilot.press("p")
+        await settle(pilot)
+        before = demo.world.requests
+        await step(pilot, clock, 3.0)
+        assert demo.world.requests == before
+        assert "PAUSED" in str(app.screen.query_one("#header").render())
+        await pilot.press("p")
+        await step(pilot, clock, 1.0)
+        assert demo.world.requests > before
+
+
+async def test_quit_asks_first_while_verifying(clock):
+    demo = fixed_demo(clock)
+    app = demo_app(clock, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await reach_ready(pilot, clock, app)
+        await pilot.press("r", "y")
+        await step(pilot, clock, INTERVAL)
+        assert app.engine.phase is Phase.VERIFYING
+        await pilot.press("q")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmationModal)
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.is_running and isinstance(app.screen, DashboardScreen)
+        await pilot.press("q", "y")
+        await settle(pilot)
+        assert not app.is_running or app._exit_renderables == []
+
+
+async def test_quit_without_asking_before_revoke(clock):
+    demo = fixed_demo(clock)
+    app = demo_app(clock, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await step(pilot, clock, 1.0)
+        await pilot.press("q")
+        await settle(pilot)
+    assert app.return_code == 0
+
+
+async def test_command_palette_lists_the_dashboard_actions(clock):
+    demo = fixed_demo(clock)
+    app = demo_app(clock, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for title in ("Revoke old key", "Enter new key", "Pause / resume probing", "Help"):
+            assert title in titles
+        assert "Done in the console" not in titles  # not applicable: hidden, like the Footer
+
+
+async def test_narrow_terminal_stacks_the_cards(clock):
+    demo = fixed_demo(clock)
+    app = demo_app(clock, demo)
+    async with app.run_test(size=(90, 40)) as pilot:
+        await step(pilot, clock, 1.0)
+        old, new = app.query_one("#card-old"), app.query_one("#card-new")
+        assert new.region.y > old.region.y and new.region.x == old.region.x
+        await pilot.resize_terminal(140, 40)
+        await settle(pilot)
+        old, new = app.query_one("#card-old"), app.query_one("#card-new")
+        assert new.region.y == old.region.y and new.region.x > old.region.x

@@ -1,0 +1,1 @@
+"""Screens: the dashboard, the rotation list, help, and the modals (confirm, new key)."""

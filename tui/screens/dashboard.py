@@ -1,0 +1,425 @@
+"""The dashboard: header, gate bar, OLD/NEW/DEPLOYMENT cards and the revoke actions.
+
+The screen holds no rotation logic: it listens to the RotationEngine, turns each event
+into a dataclass Message, and redraws from the engine's state. Whether Revoke may be
+pressed is `engine.can_revoke`, copied into a `revoke_allowed` reactive so the Footer,
+the button and the `r` key are always in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.events import Key
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Button, Footer
+
+from providers.base import AdminError, ProbeResult
+from tui.credentials import CredentialError, Secret
+from tui.gate import GateState, Role
+from tui.rotation import (
+    PRE_REVOKE,
+    GateLocked,
+    Notice,
+    Phase,
+    PhaseChanged,
+    Probed,
+    RevokeRefused,
+    RotationEngine,
+)
+from tui.screens.confirm import ConfirmationModal
+from tui.screens.help import HelpScreen
+from tui.screens.new_key import NewKeyModal
+from tui.widgets.deployment_card import DeploymentCard
+from tui.widgets.gate_bar import GateBar
+from tui.widgets.probe_card import ProbeCard
+from tui.widgets.revoke_panel import RevokePanel
+from tui.widgets.rotation_header import RotationHeader
+
+#: Stores an entered NEW key through the rotation's reference: (Secret, where it went).
+KeySaver = Callable[[str], tuple[Secret, str]]
+
+#: Phases during which quitting asks first: the old key's fate is not yet proven.
+ASK_BEFORE_QUIT = frozenset({Phase.REVOKING, Phase.VERIFYING})
+
+
+# -- engine events as messages -----------------------------------------------------
+
+
+@dataclass
+class ProbeArrived(Message):
+    role: Role
+    result: ProbeResult
+    #: Engine-clock time the result arrived (the screen shows "n s ago" from it).
+    at: float
+
+
+@dataclass
+class PhaseMoved(Message):
+    phase: Phase
+    reason: str
+
+
+@dataclass
+class GateMoved(Message):
+    gate: GateState
+
+
+@dataclass
+class EngineNotice(Message):
+    text: str
+    level: str
+
+
+SEVERITY = {"info": "information", "warning": "warning", "error": "error"}
+
+
+class DashboardScreen(Screen[None]):
+    """One rotation, live."""
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+
+    BINDINGS = [
+        Binding("r", "revoke", "Revoke", id="revoke", tooltip="Revoke the old key"),
+        Binding("c", "console_done", "Done in console", id="console-done"),
+        Binding("a", "reactivate", "Reactivate old key", id="reactivate"),
+        Binding("n", "new_key", "New key", id="new-key"),
+        Binding("p", "pause", "Pause/resume", id="pause"),
+        Binding("question_mark", "help", "Help", key_display="?", id="help"),
+        Binding("q", "quit_dashboard", "Quit", id="quit"),
+    ]
+
+    revoke_allowed: reactive[bool] = reactive(False, bindings=True)
+    phase: reactive[Phase] = reactive(Phase.WAITING, bindings=True)
+    paused: reactive[bool] = reactive(False, bindings=True)
+
+    def __init__(self, engine: RotationEngine, save_new_key: KeySaver, *, demo: bool = False,
+                 tick: float = 0.5) -> None:
+        super().__init__()
+        self.engine = engine
+        self.save_new_key = save_new_key
+        self.demo = demo
+        self.tick = tick
+        self.last_at: dict[Role, float] = {}
+        self._confirm: ConfirmationModal | None = None
+        self._binding_state: tuple[bool, bool] = (False, False)
+
+    # -- layout -------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield RotationHeader(id="header")
+        with VerticalScroll(id="body"):
+            yield GateBar(id="gate")
+            with Horizontal(id="cards"):
+                yield ProbeCard("OLD key", id="card-old")
+                yield ProbeCard("NEW key", id="card-new")
+                if self.engine.deployment is not None:
+                    yield DeploymentCard(self.engine.deployment.url, id="card-deployment")
+            yield RevokePanel(id="actions")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.engine.listeners.append(self._on_engine_event)
+        self.engine.start()
+        self.redraw()
+        self.set_interval(self.tick, self.redraw_times)
+
+    def on_unmount(self) -> None:
+        if self._on_engine_event in self.engine.listeners:
+            self.engine.listeners.remove(self._on_engine_event)
+
+    # -- engine → messages ------------------------------------------------------------
+    def _on_engine_event(self, event: object) -> None:
+        """Called by the engine on the event loop; only posts, so probing never waits on drawing."""
+        if isinstance(event, Probed):
+            self.post_message(ProbeArrived(event.role, event.result, self.engine.clock.now()))
+        elif isinstance(event, PhaseChanged):
+            self.post_message(PhaseMoved(event.phase, event.reason))
+        elif isinstance(event, Notice):
+            self.post_message(EngineNotice(event.text, event.level))
+        else:  # GateChanged and anything newer: a redraw from the engine's state is enough
+            self.post_message(GateMoved(self.engine.gate))
+
+    def on_probe_arrived(self, message: ProbeArrived) -> None:
+        self.last_at[message.role] = message.at
+        self.redraw(roles=(message.role,))
+
+    def on_phase_moved(self, message: PhaseMoved) -> None:
+        self.redraw()
+        if message.phase is Phase.DONE:
+            self.notify("Rotation done: the old key is refused and the deployment is live on NEW.",
+                        title="done", markup=False, timeout=8)
+        elif message.phase is Phase.READY:
+            self.notify("Gate open: Revoke is unlocked (r).", markup=False)
+
+    def on_gate_moved(self, message: GateMoved) -> None:
+        self.redraw()
+
+    def on_engine_notice(self, message: EngineNotice) -> None:
+        if message.text == self.engine.console_steps():
+            return  # shown in the panel, with the `c` key beside it
+        self.notify(message.text, severity=SEVERITY.get(message.level, "information"),
+                    markup=False, timeout=10 if message.level == "error" else 5)
+        self.redraw()
+
+    # -- drawing -----------------------------------------------------------------------
+    def redraw(self, roles: tuple[Role, ...] | None = None) -> None:
+        """Copy the engine's state into the reactives and draw; `roles` limits the cards."""
+        engine = self.engine
+        self.phase = engine.phase
+        self.revoke_allowed = engine.can_revoke
+        self.paused = engine.paused
+        # `c` and `a` depend on engine state that is not a reactive; the Footer is rebuilt
+        # only when that state changes (a rebuild on every probe costs a style pass).
+        extra = (engine.awaiting_console, self.reactivate_offered)
+        if extra != self._binding_state:
+            self._binding_state = extra
+            self.refresh_bindings()
+        if self._confirm is not None and not self.revoke_allowed and self.phase in PRE_REVOKE:
+            # The gate shut while the confirmation was open: withdraw the question.
+            modal, self._confirm = self._confirm, None
+            modal.dismiss(False)
+            self.notify(f"Revoke locked again: {engine.gate.summary}", severity="warning",
+                        markup=False)
+        self.redraw_times(roles)
+
+    def redraw_times(self, roles: tuple[Role, ...] | None = None) -> None:
+        """Everything that shows a duration, from the engine's clock (never the wall clock)."""
+        engine = self.engine
+        roles = tuple(Role) if roles is None else roles
+        now = engine.clock.now()
+        old_fp, new_fp = engine.fingerprints
+        self.query_one(RotationHeader).show(
+            name=engine.rotation.name,
+            provider=engine.rotation.provider,
+            phase=engine.phase.value,
+            live_for=None if engine.first_live_at is None else now - engine.first_live_at,
+            paused=engine.paused,
+            demo=self.demo,
+        )
+        state, label, detail = self.gate_text()
+        self.query_one(GateBar).show(state, label, detail)
+        verifying = engine.phase not in PRE_REVOKE and engine.phase is not Phase.REVOKING
+        if Role.OLD in roles:
+            self.query_one("#card-old", ProbeCard).show(
+                engine.tracks[Role.OLD], engine.keys.old, last_at=self.last_at.get(Role.OLD),
+                now=now, counting="refused" if verifying else "live",
+            )
+        if Role.NEW in roles:
+            self.query_one("#card-new", ProbeCard).show(
+                engine.tracks[Role.NEW], engine.keys.new, last_at=self.last_at.get(Role.NEW),
+                now=now,
+            )
+        if engine.deployment is not None and Role.DEPLOYMENT in roles:
+            self.query_one(DeploymentCard).show_deployment(
+                engine.tracks[Role.DEPLOYMENT], old_fp, new_fp,
+                last_at=self.last_at.get(Role.DEPLOYMENT), now=now, alarm=engine.alarm,
+            )
+        self.query_one(RevokePanel).show(
+            revoke_allowed=self.revoke_allowed,
+            console_steps=engine.console_steps() if engine.awaiting_console else None,
+            can_reactivate=self.reactivate_offered,
+            status=self.status_text(),
+        )
+
+    def gate_text(self) -> tuple[str, str, str]:
+        """(state, label, plain words) for the gate bar, by phase."""
+        engine = self.engine
+        phase = engine.phase
+        old = engine.tracks[Role.OLD]
+        if phase in PRE_REVOKE:
+            if engine.gate.open:
+                return "open", "REVOKE UNLOCKED", (
+                    f"new key live {engine.rotation.streak}× in a row"
+                    + (", deployment serving NEW" if engine.deployment else "")
+                    + " · press r to revoke the old key")
+            return "locked", "REVOKE LOCKED", engine.gate.summary
+        if phase is Phase.REVOKING:
+            if engine.awaiting_console:
+                return "working", "REVOKE IN THE CONSOLE", "revoke the old key there, then press c"
+            return "working", "REVOKING", "asking the provider to revoke the old key"
+        if phase is Phase.VERIFYING:
+            words = f"old key refused {min(old.streak, old.need)}/{old.need}"
+            dep = engine.tracks.get(Role.DEPLOYMENT)
+            if dep is not None:
+                words += f" · deployment live on NEW {min(dep.streak, dep.need)}/{dep.need}"
+            return "working", "VERIFYING", words
+        if phase is Phase.DONE:
+            return "done", "DONE", (f"old key refused {old.need}× in a row"
+                                    + (", deployment live on NEW" if engine.deployment else ""))
+        if phase is Phase.FAILED:
+            hint = " · press a to reactivate the old key" if self.reactivate_offered else ""
+            return "alarm", "ALARM", (engine.alarm or "rotation failed") + hint
+        return "alarm", "ROLLED BACK", "the old key is active again; fix the deployment, then rotate again"
+
+    def status_text(self) -> str:
+        receipts = self.engine.receipts
+        if receipts:
+            last = receipts[-1]
+            rid = f" (request id {last.request_id})" if last.request_id else ""
+            return f"provider: key {last.key_id} {last.action}{rid}"
+        return "probing paused" if self.engine.paused else ""
+
+    @property
+    def reactivate_offered(self) -> bool:
+        """Rollback is offered after an alarm, where the provider can reactivate."""
+        return self.engine.phase is Phase.FAILED and self.engine.can_reactivate
+
+    # -- bindings ------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "revoke":
+            if self.phase not in PRE_REVOKE:
+                return False
+            return True if self.revoke_allowed else None  # None: shown dimmed in the Footer
+        if action == "console_done":
+            return self.engine.awaiting_console
+        if action == "reactivate":
+            return self.reactivate_offered
+        if action == "new_key":
+            return True if self.phase in PRE_REVOKE else None
+        return True
+
+    def on_key(self, event: Key) -> None:
+        # A dimmed binding does not run its action; the key lands here, so say why.
+        if event.key == "r" and not self.revoke_allowed:
+            event.stop()
+            self.explain_locked()
+        elif event.key == "n" and self.phase not in PRE_REVOKE:
+            event.stop()
+            self.notify(f"The new key cannot be replaced while {self.phase}.", severity="warning",
+                        markup=False)
+
+    def explain_locked(self) -> None:
+        try:
+            self.engine.check_revoke()
+        except (GateLocked, RevokeRefused) as exc:
+            self.notify(f"Revoke is locked: {exc}", severity="warning", markup=False)
+            return
+        self.notify("Revoke is locked.", severity="warning", markup=False)
+
+    @on(Button.Pressed, "#revoke")
+    def action_revoke(self) -> None:
+        """Open the confirmation; the engine checks the gate again when it is answered."""
+        if not self.revoke_allowed:
+            self.explain_locked()
+            return
+        old = self.engine.keys.old
+        how = ("through the provider's admin API" if self.engine.keys.admin is not None
+               else "(you will do it in the provider's console)")
+        self._confirm = ConfirmationModal(
+            "Revoke the OLD key?",
+            f"OLD key {old.masked}\nfingerprint {old.fingerprint}\n\n"
+            f"It will be revoked {how}, then keyturn watches until it is refused "
+            f"{self.engine.rotation.streak} times in a row.",
+            yes="Revoke (y)", no="Cancel (n)",
+        )
+        self.app.push_screen(self._confirm, self._revoke_answered)
+
+    def _revoke_answered(self, confirmed: bool | None) -> None:
+        self._confirm = None
+        if confirmed:
+            self.revoke_now()
+
+    @work(group="admin")
+    async def revoke_now(self) -> None:
+        try:
+            await self.engine.revoke()
+        except GateLocked as exc:
+            self.notify(f"Not revoked: the gate shut ({exc})", severity="warning", markup=False)
+        except RevokeRefused as exc:
+            self.notify(f"Not revoked: {exc}", severity="warning", markup=False)
+        except AdminError:
+            pass  # the engine already said why in a Notice; the gate decides again
+        self.redraw()
+
+    @on(Button.Pressed, "#console-done")
+    def action_console_done(self) -> None:
+        try:
+            self.engine.confirm_console()
+        except RevokeRefused as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+        self.redraw()
+
+    @on(Button.Pressed, "#reactivate")
+    def action_reactivate(self) -> None:
+        if not self.reactivate_offered:
+            return
+        old = self.engine.keys.old
+        self.app.push_screen(
+            ConfirmationModal(
+                "Reactivate the OLD key?",
+                f"OLD key {old.masked}\nfingerprint {old.fingerprint}\n\n"
+                "The provider sets it active again so the deployment can serve it "
+                "while you fix it. The rotation ends as rolled-back.",
+                yes="Reactivate (y)", no="Cancel (n)",
+            ),
+            self._reactivate_answered,
+        )
+
+    def _reactivate_answered(self, confirmed: bool | None) -> None:
+        if confirmed:
+            self.reactivate_now()
+
+    @work(group="admin")
+    async def reactivate_now(self) -> None:
+        try:
+            await self.engine.reactivate()
+        except (RevokeRefused, AdminError) as exc:
+            if isinstance(exc, RevokeRefused):
+                self.notify(str(exc), severity="error", markup=False)
+        self.redraw()
+
+    def action_new_key(self) -> None:
+        ref = self.engine.rotation.new
+        where = ("Demo: held in memory only; the simulated provider does not know a typed key, "
+                 "so expect `rejected`." if self.demo else f"It is stored at {ref}.")
+        self.app.push_screen(NewKeyModal(where), self._new_key_entered)
+
+    def _new_key_entered(self, raw: str | None) -> None:
+        if raw is None:
+            return
+        try:
+            candidate = Secret(raw, "entered")
+            if candidate == self.engine.keys.old:
+                raise CredentialError("that is the old key; enter the new one")
+            if self.engine.phase not in PRE_REVOKE:
+                raise RevokeRefused(f"cannot replace the new key while {self.engine.phase}")
+            secret, note = self.save_new_key(raw)
+            self.engine.set_new_key(secret)
+        except (CredentialError, RevokeRefused) as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.last_at.pop(Role.NEW, None)
+        self.notify(f"New key {secret.masked} ({secret.fingerprint}) {note}; probing it now.",
+                    markup=False)
+        self.redraw()
+
+    def action_pause(self) -> None:
+        if self.engine.paused:
+            self.engine.resume()
+        else:
+            self.engine.pause()
+        self.redraw()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())
+
+    def action_quit_dashboard(self) -> None:
+        if self.engine.phase not in ASK_BEFORE_QUIT:
+            self.app.exit(0)
+            return
+        self.app.push_screen(
+            ConfirmationModal(
+                f"Quit while {self.engine.phase}?",
+                "The old key's revocation is not proven yet. keyturn stops watching; "
+                "`keyturn revoke` or the dashboard can pick it up again later.",
+                yes="Quit (y)", no="Stay (n)",
+            ),
+            lambda quit_now: self.app.exit(0) if quit_now else None,
+        )

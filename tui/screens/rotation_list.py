@@ -1,0 +1,110 @@
+"""The rotation list (`keyturn` with no command): name, provider, key fingerprints,
+last rotated and due; Enter opens the chosen rotation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from tui.config import Config
+from tui.lifecycle import StatusRow, human_duration, status_rows
+
+COLUMNS = ("rotation", "provider", "old key", "new key", "last rotated", "due", "state")
+
+
+def due_text(row: StatusRow, now: datetime) -> Text:
+    if row.due is None:
+        return Text("—", style="dim")
+    if row.overdue:
+        return Text(f"overdue {human_duration(now - row.due)}", style="bold red")
+    return Text(f"in {human_duration(row.due - now)}")
+
+
+def row_cells(row: StatusRow, now: datetime) -> tuple[object, ...]:
+    """One table row; a key whose reference cannot be read (missing keychain entry,
+    prompt reference) shows `—`."""
+    rotated = (
+        Text(f"{row.last_rotated:%Y-%m-%d} ({human_duration(row.age)} ago)")
+        if row.last_rotated is not None
+        else Text("never", style="dim")
+    )
+    state = row.in_progress or row.state
+    return (
+        Text(row.name, style="bold"),
+        row.provider,
+        Text(row.old_fingerprint or "—", style="" if row.old_fingerprint else "dim"),
+        Text(row.new_fingerprint or "—", style="" if row.new_fingerprint else "dim"),
+        rotated,
+        due_text(row, now),
+        Text(state, style="bold red" if row.overdue else ""),
+    )
+
+
+class RotationListScreen(Screen[str | None]):
+    """Dismisses with the chosen rotation's name, or None on quit."""
+
+    BINDINGS = [
+        Binding("enter", "open", "Open"),
+        Binding("q", "quit_list", "Quit"),
+        Binding("escape", "quit_list", "Quit", show=False),
+    ]
+
+    def __init__(self, cfg: Config, now: datetime | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.now = now
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text.assemble((" keyturn ", "bold reverse"), "  rotations in ",
+                                   (str(self.cfg.path), "dim")), id="list-title")
+        table: DataTable[object] = DataTable(id="rotations", cursor_type="row", zebra_stripes=True)
+        table.add_columns(*COLUMNS)
+        yield table
+        yield Static(id="list-hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        hint = self.query_one("#list-hint", Static)
+        if not self.cfg.rotations:
+            hint.update(Text(
+                f"No rotations configured in {self.cfg.path}. Add one (see the README), "
+                "or try `keyturn demo`.", style="yellow"))
+            return
+        hint.update(Text("reading keys…", style="dim"))
+        self.load_rows()
+
+    @work(thread=True, exclusive=True)
+    def load_rows(self) -> None:
+        # Keychain look-ups can block (D-Bus); a thread keeps the screen responsive.
+        now = self.now or datetime.now(UTC)
+        rows = status_rows(self.cfg, now)
+        self.app.call_from_thread(self.show_rows, rows, now)
+
+    def show_rows(self, rows: list[StatusRow], now: datetime) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        for row in rows:
+            table.add_row(*row_cells(row, now), key=row.name)
+        self.query_one("#list-hint", Static).update(
+            Text("Enter opens a rotation · — means the key is not stored yet or is asked for",
+                 style="dim"))
+        table.focus()
+
+    def action_open(self) -> None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        self.dismiss(str(key.value))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.dismiss(str(event.row_key.value))
+
+    def action_quit_list(self) -> None:
+        self.dismiss(None)

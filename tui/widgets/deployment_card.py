@@ -1,0 +1,105 @@
+"""The deployment card: its verdict, which key it serves (NEW, OLD, unknown key or an alarm)
+and the old/new mix of its recent answers, so the propagation window is seen closing."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from rich.text import Text
+from textual.widgets import Static
+
+from providers.base import ProbeResult, Verdict
+from tui.gate import Track, mix, serving
+from tui.widgets.probe_card import ProbeCard
+from tui.widgets.style import VERDICT_STYLE, put
+from tui.widgets.verdict_strip import VerdictStrip
+
+SERVING_STYLE = {
+    "NEW": "bold green",
+    "OLD": "bold yellow",
+    "unknown key": "bold yellow",
+    "MISMATCH": "bold white on red",
+    "not probed yet": "dim",
+}
+
+
+def shown_url(url: str) -> str:
+    """Host and path only: a query string may carry a token."""
+    parts = urlsplit(url)
+    return f"{parts.netloc}{parts.path}"
+
+
+class DeploymentCard(ProbeCard):
+    """Like a key card, plus the key the deployment serves and the OLD/NEW mix."""
+
+    def __init__(self, url: str, **kwargs) -> None:
+        super().__init__("DEPLOYMENT", **kwargs)
+        self.url = url
+        self.old_fp: str | None = None
+        self.new_fp: str | None = None
+
+    def make_strip(self) -> VerdictStrip:
+        return VerdictStrip(glyph=self.served_glyph, classes="strip")
+
+    def served_glyph(self, result: ProbeResult) -> tuple[str, str]:
+        """N (green) for an answer on the NEW key, O (yellow) on OLD; red when it failed."""
+        if result.verdict is not Verdict.LIVE:
+            return "✕" if result.verdict is Verdict.REJECTED else "?", "red"
+        where = serving(result, self.old_fp, self.new_fp)
+        return {"NEW": ("N", "green"), "OLD": ("O", "yellow"), "MISMATCH": ("!", "red")}.get(
+            where, ("·", "yellow")
+        )
+
+    def show_deployment(
+        self,
+        track: Track,
+        old_fp: str,
+        new_fp: str | None,
+        *,
+        last_at: float | None,
+        now: float,
+        alarm: str | None,
+    ) -> None:
+        self.old_fp, self.new_fp = old_fp, new_fp
+        text = Text()
+        url = shown_url(self.url)
+        text.append(url if len(url) <= 40 else url[:39] + "…", style="dim")
+        text.append("\n")
+        last = track.last
+        if last is None:
+            text.append("NOT PROBED YET\n", style="bold dim")
+            text.append("waiting for the first answer\n\n\n", style="dim")
+        else:
+            text.append(last.verdict.value.upper(), style=VERDICT_STYLE[last.verdict])
+            if last.verdict is not Verdict.LIVE and last.detail:
+                text.append("  " + last.detail[:50], style="italic")
+            text.append("\n")
+            self.timing_lines(text, last, last_at=last_at, now=now)
+            where = serving(last, old_fp, new_fp)
+            text.append("serving ")
+            if where == "MISMATCH":
+                text.append(" ALARM: a key that is neither OLD nor NEW ", style=SERVING_STYLE[where])
+            elif alarm and where == "OLD":
+                text.append(" OLD — revoked key! ", style="bold white on red")
+            else:
+                text.append(where, style=SERVING_STYLE.get(where, "bold"))
+            text.append("\n")
+        n_old, n_new, n_other = mix(track, old_fp, new_fp)
+        total = n_old + n_new + n_other
+        text.append("mix ")
+        text.append(f"OLD {n_old}", style="yellow" if n_old else "dim")
+        text.append(" · ")
+        text.append(f"NEW {n_new}", style="green" if n_new else "dim")
+        if n_other:
+            text.append(f" · other {n_other}", style="red")
+        text.append(f"  (last {total})\n" if total else "\n", style="dim")
+        text.append("streak ")
+        done = track.streak >= track.need
+        text.append(f"{min(track.streak, track.need)}/{track.need}",
+                    style="bold green" if done else "bold")
+        text.append(" live on NEW")
+        self.set_verdict_class(last.verdict if last else None)
+        self.set_class(bool(alarm) or (last is not None and serving(last, old_fp, new_fp) == "MISMATCH"),
+                       "-alarm")
+        put(self.query_one(".facts", Static), text)
+        self.draw_history(track)

@@ -1,0 +1,22 @@
+"""The gate bar: why Revoke is locked, in plain words, or that it is unlocked."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.widgets.style import put
+
+STATES = ("locked", "open", "working", "done", "alarm")
+
+
+class GateBar(Static):
+    """One line whose colour follows the state: locked, open, working, done or alarm."""
+
+    def show(self, state: str, label: str, detail: str) -> None:
+        for name in STATES:
+            self.set_class(name == state, f"-{name}")
+        text = Text()
+        text.append(f" {label} ", style="bold reverse")
+        text.append("  " + detail)
+        put(self, text)
