@@ -38,7 +38,7 @@ class Rig:
         await self.engine.client.aclose()
 
 
-def make_rig(**demo_options) -> Rig:
+def make_rig(record_events: bool = True, **demo_options) -> Rig:
     """Build (not start) an engine; interval 1 s, streak 3 unless told otherwise."""
     clock = FakeClock(start=0.0)
     options = dict(interval=1.0, timeout=0.5, streak=3, switch_at=2.0, window=6.0, latency=(0, 0))
@@ -47,5 +47,6 @@ def make_rig(**demo_options) -> Rig:
     client = open_client(demo.provider)
     engine = RotationEngine(demo.rotation, demo.provider, demo.keys, client, clock=clock)
     rig = Rig(clock, demo, engine)
-    engine.listeners.append(rig.events.append)
+    if record_events:
+        engine.listeners.append(rig.events.append)
     return rig

@@ -162,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `keyturn log | head`: the reader left; not an error worth a message.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:  # last line of defence: a type name, never a message with a key
         from tui.config import ConfigError
         from tui.credentials import CredentialError

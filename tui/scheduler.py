@@ -73,10 +73,14 @@ class FakeClock:
         heapq.heappush(self._sleepers, (when, next(self._seq), future))
         await future
 
-    async def settle(self) -> None:
-        """Let every task that can run, run (a few loop turns)."""
-        for _ in range(20):
+    async def settle(self, turns: int = 50) -> None:
+        """Let every task that can run, run: loop turns until nothing else is ready."""
+        loop = asyncio.get_running_loop()
+        ready = getattr(loop, "_ready", None)  # CPython's run queue; absent elsewhere
+        for i in range(turns):
             await asyncio.sleep(0)
+            if ready is not None and i >= 2 and not ready:
+                return
 
     async def advance(self, seconds: float) -> None:
         """Move time forward, waking sleepers in time order."""

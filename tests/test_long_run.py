@@ -1,0 +1,88 @@
+"""A simulated day of probes (time compressed): memory stays flat, nothing leaks."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import threading
+import tracemalloc
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from providers.anthropic import AnthropicProvider
+from tests.support_engine import make_rig
+from tui.config import Rotation
+from tui.credentials import Secret
+from tui.rotation import Keys, RotationEngine, open_client
+from tui.scheduler import LoopClock
+
+DAY = 86_400.0
+
+
+async def test_a_simulated_day_keeps_memory_flat_and_leaves_no_task():
+    rig = make_rig(record_events=False, interval=30.0, timeout=5.0, streak=5)
+    rig.engine.start()
+    await rig.run(DAY / 8)  # warm up: histories full, caches built
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    probes_before = rig.engine.scheduler.stats.probes
+    await rig.run(DAY * 7 / 8)
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    probes = rig.engine.scheduler.stats.probes - probes_before
+    growth = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    assert probes >= 3 * (DAY * 7 / 8) / 30.0 - 3  # every target probed all day long
+    assert rig.engine.scheduler.stats.overlaps == 0
+    assert growth < 512 * 1024, f"memory grew {growth} bytes over {probes} probes"
+    await rig.close()
+    await asyncio.sleep(0)
+    assert [t for t in asyncio.all_tasks() if t.get_name().startswith("keyturn-probe")] == []
+
+
+class Counting(ThreadingHTTPServer):
+    connections = 0
+
+    def get_request(self):
+        Counting.connections += 1
+        return super().get_request()
+
+
+class Models(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real API does
+
+    def do_GET(self) -> None:  # noqa: N802
+        data = json.dumps({"data": [], "has_more": False}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+async def test_one_shared_client_reuses_connections_for_every_probe():
+    Counting.connections = 0
+    server = Counting(("127.0.0.1", 0), Models)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        provider = AnthropicProvider(base_url=f"http://127.0.0.1:{server.server_address[1]}")
+        rotation = Rotation(
+            name="conn", provider="anthropic", old="prompt", new="prompt", admin="prompt",
+            admin_explicit=False, deployment=None, base_url=provider.base_url, project_id=None,
+            rotate_every=None, interval=0.3, timeout=0.25, streak=3, indeterminate="reset",
+        )
+        keys = Keys(Secret("sk-ant-api03-" + "a" * 40), Secret("sk-ant-api03-" + "b" * 40))
+        async with open_client(provider) as client:
+            engine = RotationEngine(rotation, provider, keys, client, clock=LoopClock())
+            done = asyncio.Event()
+            engine.listeners.append(lambda e: engine.scheduler.stats.probes >= 30 and done.set())
+            engine.start()
+            await asyncio.wait_for(done.wait(), 30)
+            await engine.stop()
+        assert Counting.connections <= 2, f"{Counting.connections} TCP connections for 30 probes"
+    finally:
+        server.shutdown()
