@@ -61,6 +61,8 @@ def fixed_demo(
     breaks_after_revoke: bool = False,
     switch_at: float = 2.0,
     window: float = 5.0,
+    old_key: str = OLD_KEY,
+    new_key: str = NEW_KEY,
 ):
     """The demo (build_demo) with fixed keys, on the FakeClock, with no transport sleeps."""
     demo = build_demo(clock=clock.now, latency=(0, 0), interval=INTERVAL, timeout=0.4,
@@ -69,14 +71,14 @@ def fixed_demo(
     world = SimulatedWorld(
         clock=clock.now, seed=7, switch_at=switch_at, window=window, latency=(0, 0),
         deployment_breaks_after_revoke=breaks_after_revoke,
-        old=OLD_KEY, new=NEW_KEY, admin_key=ADMIN_KEY,
+        old=old_key, new=new_key, admin_key=ADMIN_KEY,
     )
     # SimulatedWorld only registers keys it makes itself; register the fixed ones.
-    world.add_key(OLD_KEY)
-    world.add_key(NEW_KEY, live_from=0.5)
+    world.add_key(old_key)
+    world.add_key(new_key, live_from=0.5)
     demo.world = world
     demo.provider = SimulatedProvider(transport=world.transport)
-    demo.keys = Keys(Secret(OLD_KEY, "demo"), Secret(NEW_KEY, "demo"),
+    demo.keys = Keys(Secret(old_key, "demo"), Secret(new_key, "demo"),
                      Secret(ADMIN_KEY, "demo") if admin else None)
     return demo
 
