@@ -2,7 +2,8 @@
 
 Exit codes (every command): 0 success; 1 unhealthy, refused or timed out;
 2 usage, config or credential error; 3 only indeterminate results (probe);
-4 internal error (the message names the error type only); 130 interrupted.
+4 internal error (the message names the error type only); 130 interrupted;
+141 the reader of stdout went away (e.g. `| head`).
 
 Imports are lazy: `keyturn --help` loads argparse and nothing else.
 """
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from tui.rotation import RotationEngine
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INDETERMINATE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_PIPE = 141
 
 DESCRIPTION = """\
 Rotate a live API key with zero downtime. keyturn probes the OLD key, the NEW key
@@ -163,11 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         _err("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # `keyturn log | head`: the reader left; not an error worth a message.
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+        _reader_left()
     except Exception as exc:  # last line of defence: a type name, never a message with a key
         from tui.config import ConfigError
         from tui.credentials import CredentialError
@@ -188,7 +186,18 @@ def _err(message: str) -> None:
 def _out(line: str) -> None:
     from tui.credentials import redact
 
-    print(redact(line), flush=True)
+    try:
+        print(redact(line), flush=True)
+    except BrokenPipeError:
+        _reader_left()
+
+
+def _reader_left() -> None:
+    """`keyturn log | head`: the reader left. End as a shell tool killed by SIGPIPE would
+    (exit 141), quietly; the audit log is already on disk (every line fsynced)."""
+    import os
+
+    os._exit(EXIT_PIPE)
 
 
 # -- shared pieces ------------------------------------------------------------------

@@ -196,7 +196,10 @@ class Scheduler:
             result = await self._probe_once(target)
             if target.role not in self.targets or self.targets[target.role] is not target:
                 return  # replaced or removed while probing: drop the stale result
-            self.on_result(target.role, result)
+            try:
+                self.on_result(target.role, result)
+            except Exception:  # a listener's bug must not stop this target's probing
+                self.stats.errors += 1
             now = self.clock.now()
             # The next tick not yet passed; a slow probe skips ticks rather than stacking them.
             k = max(k + 1, math.ceil((now - start) / target.interval - 1e-9))
