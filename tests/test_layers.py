@@ -1,0 +1,59 @@
+"""The engine runs without a screen: nothing below the dashboard imports Textual, and
+`keyturn --help` (and each command's) says what it does without loading the engine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+ENGINE = [
+    "providers", "providers.base", "providers.anthropic", "providers.openai",
+    "providers.deployment", "providers.simulated", "tui.config", "tui.credentials",
+    "tui.scheduler", "tui.gate", "tui.rotation", "tui.audit", "tui.lifecycle", "tui.demo",
+    "tui.cli",
+]
+
+
+def modules_after_import(*names: str) -> set[str]:
+    code = "import sys\n" + "".join(f"import {n}\n" for n in names) + "print('\\n'.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_engine_imports_no_textual():
+    loaded = modules_after_import(*ENGINE)
+    assert not {m for m in loaded if m == "textual" or m.startswith("textual.")}
+
+
+def test_help_loads_nothing_heavy():
+    code = (
+        "import sys\nfrom tui import cli\n"
+        "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('LOADED', ' '.join(sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    loaded = set(out.split("LOADED", 1)[1].split())
+    assert not loaded & {"httpx", "pydantic", "textual", "rich", "keyring"}
+
+
+@pytest.mark.parametrize(
+    "command,words",
+    [
+        ([], "Rotate a live API key"),
+        (["probe"], "Exit 0 when the active key"),
+        (["watch"], "exits 0 the moment the gate opens"),
+        (["revoke"], "Probe until the gate opens"),
+        (["demo"], "simulated provider"),
+        (["secret", "set"], "Store the key for slot"),
+        (["status"], "Exit 1 when any rotation is overdue"),
+        (["log"], "audit log"),
+    ],
+)
+def test_every_command_says_what_it_does(command, words):
+    out = subprocess.run(
+        [sys.executable, "-m", "tui.cli", *command, "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 0
+    assert words in " ".join(out.stdout.split())
