@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import zlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -21,6 +22,10 @@ from providers.keys import fingerprint  # noqa: F401  (re-exported)
 
 #: A probe reads at most this much of a response body: the answers we classify are small.
 BODY_CAP = 64 * 1024
+#: Admin key lists are bigger (100 records a page) but still bounded.
+ADMIN_BODY_CAP = 4 * 1024 * 1024
+#: Longest request id kept: it is shown and logged, so a hostile header cannot flood either.
+REQUEST_ID_CAP = 128
 
 
 class KeyLike(Protocol):
@@ -96,6 +101,15 @@ class AdminReceipt:
     request_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AdminResponse:
+    """An admin API answer with its body read (capped): what admin calls look at."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+
 class AdminError(Exception):
     """An admin call could not be made or was refused; the message is safe to show."""
 
@@ -108,7 +122,7 @@ def parse_json(body: bytes) -> Any:
     """The body as JSON, or None when it is not JSON (HTML error pages, truncation)."""
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[…" bodies
         return None
 
 
@@ -132,19 +146,65 @@ def short(text: str, limit: int = 160) -> str:
 
 
 async def read_capped(response: httpx.Response, cap: int = BODY_CAP) -> bytes:
-    """Read at most `cap` bytes of a streamed body; the rest is never downloaded."""
+    """Read at most `cap` bytes of a streamed body; the rest is never downloaded.
+
+    A gzip/deflate body (some proxies compress whatever was asked) is inflated here, to at
+    most `cap` bytes as well, so a small compressed bomb cannot grow past the cap either.
+    An encoding we cannot inflate gives an empty body (classified as not what the provider sends).
+    """
     try:
         return response.content[:cap]  # already in memory (in-process transports)
     except httpx.ResponseNotRead:
         pass
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    inflater = None
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        inflater = zlib.decompressobj(32 + zlib.MAX_WBITS)  # gzip or zlib header, detected
+    elif encoding not in ("", "identity"):
+        return b""
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_raw():
+        if inflater is not None:
+            try:
+                chunk = inflater.decompress(chunk, cap - size)
+            except zlib.error:
+                break
         chunks.append(chunk)
         size += len(chunk)
-        if size >= cap:
+        if size >= cap or (inflater is not None and inflater.unconsumed_tail):
             break
     return b"".join(chunks)[:cap]
+
+
+def secrets_in(headers: httpx.Headers) -> list[str]:
+    """The credential values a request carries (x-api-key, a bearer token)."""
+    found = []
+    if headers.get("x-api-key"):
+        found.append(headers["x-api-key"])
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer ") and auth[7:].strip():
+        found.append(auth[7:].strip())
+    return found
+
+
+def scrub(text: str | None, secrets: list[str]) -> str | None:
+    """`text` with every secret, and every 12-character piece of one, starred out.
+
+    Providers and gateways sometimes quote the key they were sent in an error message;
+    what a probe keeps for display must never carry it.
+    """
+    if not text or not secrets:
+        return text
+    for raw in secrets:
+        if len(raw) < 8:
+            continue
+        text = text.replace(raw, "****")
+        for i in range(0, len(raw) - 11):
+            piece = raw[i : i + 12]
+            if piece in text:
+                text = text.replace(piece, "****")
+    return text
 
 
 def transport_failure(exc: BaseException) -> str:
@@ -162,8 +222,11 @@ def transport_failure(exc: BaseException) -> str:
         return "connection failed: " + short(str(exc), 100)
     if isinstance(exc, httpx.RemoteProtocolError):
         return "connection closed mid-answer"
-    if isinstance(exc, httpx.TransportError):
-        return type(exc).__name__ + ": " + short(str(exc), 100)
+    if isinstance(exc, (httpx.ReadError, ConnectionResetError)):
+        return "connection reset mid-answer"
+    message = short(str(exc), 100)
+    if isinstance(exc, (httpx.TransportError, OSError)) and message:
+        return type(exc).__name__ + ": " + message
     return type(exc).__name__
 
 
@@ -214,26 +277,33 @@ class Provider:
         path: str,
         timeout: float,
         **kwargs: Any,
-    ) -> httpx.Response:
-        """One admin API call; any failure becomes an AdminError with a safe message."""
+    ) -> AdminResponse:
+        """One admin API call; any failure becomes an AdminError with a safe message.
+
+        `timeout` is an overall deadline (connect, headers and a capped body together), as
+        for probes, and redirects are never followed: the admin key goes to base_url only.
+        """
+        headers = self.auth_headers(admin)
+        secrets = secrets_in(httpx.Headers(headers))
+        request = client.build_request(method, self.url(path), headers=headers, **kwargs)
+        request.headers["accept-encoding"] = "identity"
         try:
-            response = await client.request(
-                method,
-                self.url(path),
-                headers=self.auth_headers(admin),
-                timeout=timeout,
-                follow_redirects=False,
-                **kwargs,
-            )
-        except httpx.TransportError as exc:
+            async with asyncio.timeout(timeout):
+                streamed = await client.send(request, stream=True, follow_redirects=False)
+                try:
+                    body = await read_capped(streamed, ADMIN_BODY_CAP)
+                finally:
+                    await streamed.aclose()
+        except (httpx.TransportError, asyncio.TimeoutError, OSError) as exc:
             raise AdminError(f"admin API unreachable: {transport_failure(exc)}") from None
+        response = AdminResponse(streamed.status_code, streamed.headers, body)
         if response.status_code >= 300:
             message = error_message(parse_json(response.content)) or f"HTTP {response.status_code}"
             rid = self.request_id(response.headers)
-            raise AdminError(
+            raise AdminError(scrub(
                 f"admin API refused {method} ({response.status_code}): {message}"
-                + (f" [request id {rid}]" if rid else "")
-            )
+                + (f" [request id {rid[:REQUEST_ID_CAP]}]" if rid else ""), secrets
+            ))
         return response
 
     async def list_admin_pages(
@@ -331,6 +401,10 @@ async def send_probe(
     started = time.perf_counter()
     status: int | None = None
     rid: str | None = None
+    secrets = secrets_in(request.headers)
+    # Ask for an uncompressed answer: the body is read capped, byte for byte.
+    request.headers.setdefault("accept-encoding", "identity")
+    request.headers.setdefault("user-agent", "keyturn/0.1")
     try:
         async with asyncio.timeout(timeout):
             response = await client.send(request, stream=True, follow_redirects=False)
@@ -348,7 +422,8 @@ async def send_probe(
             # Headers arrived but the body did not: the server answered something.
             detail = f"HTTP {status}, then " + detail
         return ProbeResult(
-            verdict, status, latency, rid, detail, at=time.monotonic()
+            verdict, status, latency, scrub(rid and rid[:REQUEST_ID_CAP], secrets),
+            scrub(detail, secrets) or "", at=time.monotonic()
         )
     latency = (time.perf_counter() - started) * 1000
     classified = classify(status, response.headers, body)
@@ -359,8 +434,8 @@ async def send_probe(
         classified.verdict,
         status,
         latency,
-        rid,
-        classified.detail,
+        scrub(rid and rid[:REQUEST_ID_CAP], secrets),
+        scrub(classified.detail, secrets) or "",
         retry_after,
         classified.served_fingerprint,
         at=time.monotonic(),

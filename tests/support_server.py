@@ -1,0 +1,95 @@
+"""A RotationEngine wired to the loopback provider server: real HTTP, real clock, short times.
+
+Used by the gate, back-off and fault tests; the CLI tests run the real `keyturn` command
+instead (tests/support_cli.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from providers import provider_by_name
+from tests.provider_server import ProviderServer
+from tui.config import Rotation
+from tui.credentials import Secret
+from tui.gate import Role
+from tui.rotation import Keys, Probed, RotationEngine, open_client
+
+
+def rotation_for(server: ProviderServer, *, deployment: bool = True, **overrides: object) -> Rotation:
+    """A rotation whose base_url and deployment are the loopback server."""
+    fields: dict[str, object] = dict(
+        name="loopback", provider=server.flavour, old="prompt", new="prompt", admin="prompt",
+        admin_explicit=False, deployment=server.deployment_url if deployment else None,
+        base_url=server.base_url, project_id=server.project_id, rotate_every=None,
+        interval=0.1, timeout=0.08, streak=3, indeterminate="reset",
+    )
+    fields.update(overrides)
+    return Rotation(**fields)
+
+
+@dataclass
+class Run:
+    engine: RotationEngine
+    events: list[object] = field(default_factory=list)
+
+    def probed(self, role: Role) -> list[Probed]:
+        return [e for e in self.events if isinstance(e, Probed) and e.role is role]
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Wait (real time, polled on engine events) until `predicate()` holds."""
+        flag = asyncio.Event()
+
+        def check(_event: object) -> None:
+            if predicate():
+                flag.set()
+
+        self.engine.listeners.append(check)
+        try:
+            if predicate():
+                return True
+            await asyncio.wait_for(flag.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self.engine.listeners.remove(check)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+@contextlib.asynccontextmanager
+async def engine_on(
+    server: ProviderServer, old: str, new: str | None, admin: str | None = None,
+    **rotation_overrides: object,
+) -> AsyncIterator[Run]:
+    """A started engine probing the loopback server; stopped and closed afterwards."""
+    rotation = rotation_for(server, **rotation_overrides)
+    provider = provider_by_name(
+        server.flavour, server.base_url,
+        **({"project_id": server.project_id} if server.flavour == "openai" else {}),
+    )
+    keys = Keys(Secret(old), Secret(new) if new else None, Secret(admin) if admin else None)
+    async with open_client(provider) as client:
+        engine = RotationEngine(rotation, provider, keys, client)
+        run = Run(engine)
+        engine.listeners.append(run.events.append)
+        engine.start()
+        try:
+            yield run
+        finally:
+            await engine.stop()
+
+
+def gaps(times: list[float]) -> list[float]:
+    return [b - a for a, b in itertools.pairwise(times)]
+
+
+def now() -> float:
+    return time.monotonic()
