@@ -39,3 +39,12 @@ def memory_keyring() -> MemoryKeyring:
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)
+
+
+@pytest.fixture(autouse=True)
+def forget_revealed_keys():
+    """redact() remembers every key it has seen; one test's keys must not scrub another's text."""
+    from tui import credentials
+
+    yield
+    credentials._known_raw.clear()

@@ -10,6 +10,7 @@ import tracemalloc
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from providers.anthropic import AnthropicProvider
+from providers.simulated import make_key
 from tests.support_engine import make_rig
 from tui.config import Rotation
 from tui.credentials import Secret
@@ -75,7 +76,7 @@ async def test_one_shared_client_reuses_connections_for_every_probe():
             admin_explicit=False, deployment=None, base_url=provider.base_url, project_id=None,
             rotate_every=None, interval=0.3, timeout=0.25, streak=3, indeterminate="reset",
         )
-        keys = Keys(Secret("sk-ant-api03-" + "a" * 40), Secret("sk-ant-api03-" + "b" * 40))
+        keys = Keys(Secret(make_key()), Secret(make_key()))
         async with open_client(provider) as client:
             engine = RotationEngine(rotation, provider, keys, client, clock=LoopClock())
             done = asyncio.Event()
