@@ -525,6 +525,10 @@ def cmd_revoke(args: argparse.Namespace) -> int:
         if point is not None:
             _out(f"{_clock_text()}  resuming from the audit log: revoke of old key "
                  f"{old.fingerprint} was requested at {point.since}; not requesting it again")
+        elif not args.yes and not interactive:
+            # Refuse at once, not after waiting (up to --timeout) for the gate to open.
+            raise Fail("refusing to revoke without confirmation: stdin is not a terminal "
+                       "(pass --yes)", EXIT_USAGE)
         code = await revoke_flow(engine, yes=args.yes, timeout=args.timeout, interactive=interactive)
         if engine.phase is Phase.DONE:
             _finish(cfg, engine)

@@ -1,0 +1,121 @@
+"""Run the real `keyturn` command against the loopback server, and prove it leaks no key.
+
+Every run goes through `Keyturn.run`, which searches stdout, stderr and every file under
+the test's home (config, state and cache dirs included) for the canary keys and any 12+
+character piece of them, so each CLI test is also a canary test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.provider_server import OPENAI, ProviderServer
+from tests.support_canary import assert_no_canary
+
+KEYTURN = shutil.which("keyturn") or str(Path(sys.executable).with_name("keyturn"))
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+    elapsed: float
+
+    @property
+    def err_lines(self) -> list[str]:
+        return [line for line in self.err.splitlines() if line.strip()]
+
+
+def toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass
+class Keyturn:
+    """A temp HOME with a config pointing at the loopback server, and the keys in env vars."""
+
+    home: Path
+    keys: dict[str, str] = field(default_factory=dict)  # env var -> raw key
+
+    @property
+    def config(self) -> Path:
+        return self.home / "keyturn.toml"
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(os.environ.get("XDG_STATE_HOME", self.home / ".local/state")) / "keyturn"
+
+    def write_config(
+        self,
+        server: ProviderServer,
+        name: str = "svc",
+        *,
+        old: str | None = None,
+        new: str | None = None,
+        admin: str | None = None,
+        deployment: bool = True,
+        interval: float = 0.2,
+        timeout: float = 0.15,
+        streak: int = 2,
+        **extra: object,
+    ) -> Path:
+        """Write a rotation whose keys are env: references to the given raw keys."""
+        lines = ["[defaults]", f"interval = {interval}", f"timeout = {timeout}",
+                 f"streak = {streak}", "", f"[rotations.{name}]",
+                 f"provider = {toml_value(server.flavour)}",
+                 f"base_url = {toml_value(server.base_url)}"]
+        for slot, raw in (("old", old), ("new", new), ("admin", admin)):
+            if raw is not None:
+                var = f"KT_TEST_{slot.upper()}"
+                self.keys[var] = raw
+                lines.append(f"{slot} = {toml_value('env:' + var)}")
+        if deployment:
+            lines.append(f"deployment = {toml_value(server.deployment_url)}")
+        if server.flavour == OPENAI and admin is not None:
+            lines.append(f"project_id = {toml_value(server.project_id)}")
+        for key, value in extra.items():
+            lines.append(f"{key} = {toml_value(value)}")
+        self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return self.config
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)  # HOME and XDG_* already point into the test's home
+        env.update(self.keys)
+        # A headless machine: no keychain, as in a deploy pipeline.
+        env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+        env["NO_COLOR"] = "1"
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def run(self, *args: str, timeout: float = 60.0, config: bool = True,
+            stdin: int | None = subprocess.DEVNULL, env: dict[str, str] | None = None) -> Result:
+        argv = [KEYTURN] + (["--config", str(self.config)] if config else []) + list(args)
+        started = time.monotonic()
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              stdin=stdin, env=env or self.env(), cwd=self.home)
+        result = Result(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
+        self.check_no_canary(result)
+        return result
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        argv = [KEYTURN, "--config", str(self.config), *args]
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, text=True, env=self.env(), cwd=self.home)
+
+    def check_no_canary(self, result: Result) -> None:
+        assert_no_canary(result.out, result.err, paths=[self.home, self.state_dir])
+
+    def written(self) -> list[Path]:
+        """Every file under the home except the config the test wrote itself."""
+        return sorted(p for p in self.home.rglob("*") if p.is_file() and p != self.config)

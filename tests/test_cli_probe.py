@@ -1,0 +1,190 @@
+"""`keyturn probe ROTATION [--json]` and `keyturn watch ROTATION --headless`, as subprocesses.
+
+The config names env: references and points base_url and the deployment at the loopback
+server; exit codes and the JSON shape are what a deploy pipeline reads. Every run is
+also searched for the canary keys (tests/support_cli.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.provider_server import ANTHROPIC, ProviderServer, Reply, fingerprint
+from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, CANARY_OPENAI
+from tests.support_cli import Keyturn
+
+pytest_plugins = ["tests.server_fixtures"]
+
+TARGET_FIELDS = {"role", "verdict", "status", "latency_ms", "fingerprint", "request_id", "detail"}
+
+
+@pytest.fixture
+def kt(isolated_home: Path) -> Keyturn:
+    return Keyturn(isolated_home)
+
+
+def old_key(server: ProviderServer) -> str:
+    return CANARY_OLD if server.flavour == ANTHROPIC else CANARY_OPENAI
+
+
+def healthy(server: ProviderServer, kt: Keyturn, **config: object) -> None:
+    server.add_key(old_key(server))
+    server.add_key(CANARY_NEW)
+    server.serving = CANARY_NEW
+    kt.write_config(server, old=old_key(server), new=CANARY_NEW, **config)
+
+
+def targets(doc: dict) -> dict[str, dict]:
+    return {t["role"]: t for t in doc["targets"]}
+
+
+async def test_probe_json_all_live_exits_0(server: ProviderServer, kt: Keyturn) -> None:
+    healthy(server, kt)
+    result = kt.run("probe", "svc", "--json")
+    assert result.code == 0, result.err
+    doc = json.loads(result.out)
+    assert doc["rotation"] == "svc"
+    assert set(doc) >= {"rotation", "targets", "gate"}
+    by_role = targets(doc)
+    assert set(by_role) == {"old", "new", "deployment"}
+    for target in doc["targets"]:
+        assert set(target) >= TARGET_FIELDS
+        assert target["verdict"] == "live"
+        assert target["status"] == 200
+        assert isinstance(target["latency_ms"], (int, float)) and target["latency_ms"] >= 0
+    assert by_role["old"]["fingerprint"] == fingerprint(old_key(server))
+    assert by_role["new"]["fingerprint"] == fingerprint(CANARY_NEW)
+    assert by_role["deployment"]["fingerprint"] == fingerprint(CANARY_NEW)
+    assert by_role["new"]["request_id"].startswith("req_")
+    assert isinstance(doc["gate"]["open"], bool)
+    # One probe per target; no admin call from a probe.
+    assert len(server.hits("models")) == 2 and len(server.hits("deployment")) == 1
+    assert server.admin_calls() == []
+    assert result.err == ""
+
+
+async def test_probe_table_names_every_target(server: ProviderServer, kt: Keyturn) -> None:
+    healthy(server, kt)
+    result = kt.run("probe", "svc")
+    assert result.code == 0, result.err
+    rows = result.out.splitlines()
+    for role in ("old", "new", "deployment"):
+        assert any(row.startswith(role) and "live" in row for row in rows), result.out
+    assert fingerprint(CANARY_NEW) in result.out
+
+
+@pytest.mark.parametrize(
+    "setup, role, verdict",
+    [
+        ("new_unknown", "new", "rejected"),
+        ("new_403", "new", "unexpected"),
+        ("deployment_html", "deployment", "unexpected"),
+        ("deployment_rejected", "deployment", "rejected"),
+    ],
+)
+async def test_probe_exits_1_when_the_active_key_or_deployment_fails(
+    server: ProviderServer, kt: Keyturn, setup: str, role: str, verdict: str
+) -> None:
+    healthy(server, kt)
+    if setup == "new_unknown":
+        server.keys.pop(CANARY_NEW)
+    elif setup == "new_403":
+        server.always("models", lambda req: 403 if CANARY_NEW in str(req.headers) else None)
+    elif setup == "deployment_html":
+        server.always("deployment", "html_200")
+    else:
+        server.serving = "sk-ant-api03-someone-else-entirely-0000000000000000"
+    result = kt.run("probe", "svc", "--json")
+    assert result.code == 1, result.out + result.err
+    assert targets(json.loads(result.out))[role]["verdict"] == verdict
+
+
+@pytest.mark.parametrize(
+    "setup, role, verdict",
+    [
+        ("new_429", "new", "throttled"),
+        ("new_529", "new", "unavailable"),
+        ("deployment_503", "deployment", "unavailable"),
+        ("new_slow", "new", "unreachable"),
+    ],
+)
+async def test_probe_exits_3_when_the_only_problems_are_indeterminate(
+    server: ProviderServer, kt: Keyturn, setup: str, role: str, verdict: str
+) -> None:
+    healthy(server, kt)
+    server.slow_seconds = 1.0
+    action = {"new_429": 429, "new_529": 529, "new_slow": "slow"}.get(setup)
+    if action is not None:
+        server.always("models", lambda req: action if CANARY_NEW in str(req.headers) else None)
+    else:
+        server.always("deployment", Reply(503, {}, b'{"ok": false, "status": 500}'))
+    result = kt.run("probe", "svc", "--json")
+    assert result.code == 3, result.out + result.err
+    doc = targets(json.loads(result.out))
+    assert doc[role]["verdict"] == verdict
+    # An indeterminate answer never reads as a refusal.
+    assert "rejected" not in {t["verdict"] for t in doc.values()}
+
+
+async def test_probe_judges_the_new_key_not_the_old_one(server: ProviderServer, kt: Keyturn) -> None:
+    healthy(server, kt)
+    server.keys[old_key(server)].status = "deleted"  # revoked already: fine for a probe
+    result = kt.run("probe", "svc", "--json")
+    assert result.code == 0, result.err
+    assert targets(json.loads(result.out))["old"]["verdict"] == "rejected"
+
+
+async def test_probe_with_only_an_old_key_and_no_keychain(server: ProviderServer, kt: Keyturn) -> None:
+    """Not rotating yet: new and admin unset (their keychain slots), and no keychain here."""
+    server.add_key(old_key(server))
+    kt.write_config(server, old=old_key(server), deployment=False)
+    result = kt.run("probe", "svc", "--json")
+    assert result.code == 0, result.err
+    assert set(targets(json.loads(result.out))) == {"old"}
+
+
+async def test_probe_of_an_unknown_rotation_exits_2_on_one_line(server: ProviderServer, kt: Keyturn) -> None:
+    healthy(server, kt)
+    result = kt.run("probe", "nope", "--json")
+    assert result.code == 2
+    assert len(result.err_lines) == 1
+    assert str(kt.config) in result.err and "nope" in result.err
+    assert server.hits() == []
+
+
+# -- watch --headless -----------------------------------------------------------------
+
+
+async def test_watch_headless_exits_0_when_the_gate_opens(server: ProviderServer, kt: Keyturn) -> None:
+    healthy(server, kt, admin=CANARY_ADMIN)
+    result = kt.run("watch", "svc", "--headless", "--timeout", "10")
+    assert result.code == 0, result.out + result.err
+    lines = result.out.splitlines()
+    assert any("gate open" in line for line in lines)
+    probe_lines = [line for line in lines if "streak" in line]
+    assert probe_lines and all(" ms " in line for line in probe_lines)
+    assert any("deployment" in line and "serving NEW" in line for line in probe_lines)
+    assert result.elapsed < 8
+    assert server.admin_calls() == []  # watching never revokes
+
+
+async def test_watch_headless_exits_1_on_timeout(server: ProviderServer, kt: Keyturn) -> None:
+    healthy(server, kt)
+    server.serving = old_key(server)  # the deployment never switches
+    result = kt.run("watch", "svc", "--headless", "--timeout", "1.5")
+    assert result.code == 1
+    assert "timed out" in result.out
+    assert "deployment still serving OLD" in result.out
+    assert 1.4 < result.elapsed < 8
+
+
+async def test_watch_headless_with_a_wrong_base_url_never_opens(kt: Keyturn, server: ProviderServer) -> None:
+    healthy(server, kt)
+    server.always("models", "html_200")  # a captive portal instead of the API
+    result = kt.run("watch", "svc", "--headless", "--timeout", "1")
+    assert result.code == 1
+    assert "unexpected" in result.out
+    assert "HTML" in result.out  # the reason is shown, not just the verdict

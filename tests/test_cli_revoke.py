@@ -1,0 +1,239 @@
+"""`keyturn revoke ROTATION` as a real subprocess against the loopback provider.
+
+The admin API is the dangerous part of keyturn: these tests count every admin request
+the server received and when, and search every run's output and files for the canary keys.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.provider_server import ANTHROPIC, ProviderServer, fingerprint
+from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, CANARY_OPENAI
+from tests.support_cli import Keyturn, Result
+
+pytest_plugins = ["tests.server_fixtures"]
+
+
+@pytest.fixture
+def kt(isolated_home: Path) -> Keyturn:
+    return Keyturn(isolated_home)
+
+
+def old_key(server: ProviderServer) -> str:
+    return CANARY_OLD if server.flavour == ANTHROPIC else CANARY_OPENAI
+
+
+def rotation(server: ProviderServer, kt: Keyturn, *, serving: str | None = None,
+             admin: bool = True) -> None:
+    old = old_key(server)
+    server.add_key(old)
+    server.add_key(CANARY_NEW)
+    server.serving = serving or CANARY_NEW
+    server.admin_key = CANARY_ADMIN
+    kt.write_config(server, old=old, new=CANARY_NEW, admin=CANARY_ADMIN if admin else None)
+
+
+def first_admin_index(server: ProviderServer) -> int:
+    hits = server.hits()
+    return next(i for i, r in enumerate(hits) if r.route == "admin")
+
+
+async def test_gate_that_never_opens_exits_1_without_any_admin_call(
+    server: ProviderServer, kt: Keyturn
+) -> None:
+    rotation(server, kt, serving=old_key(server))  # the deployment still serves OLD
+    result = kt.run("revoke", "svc", "--yes", "--timeout", "1.5")
+    assert result.code == 1, result.out + result.err
+    assert "admin API was not called" in result.err
+    assert server.admin_calls() == []
+    assert server.key_by_raw(old_key(server)).status == "active"
+    assert len(server.hits("models")) >= 4  # it did probe all that time
+
+
+async def test_yes_with_an_open_gate_deactivates_once_and_confirms(
+    server: ProviderServer, kt: Keyturn
+) -> None:
+    rotation(server, kt)
+    result = kt.run("revoke", "svc", "--yes", "--timeout", "15")
+    assert result.code == 0, result.out + result.err
+    writes = server.admin_writes()
+    assert len(writes) == 1
+    old = server.key_by_raw(old_key(server))
+    if server.flavour == ANTHROPIC:
+        assert writes[0].method == "POST" and writes[0].path.endswith("/" + old.id)
+        assert writes[0].body == b'{"status":"inactive"}' or b'"inactive"' in writes[0].body
+        assert old.status == "inactive"
+    else:
+        assert writes[0].method == "DELETE" and writes[0].path.endswith("/" + old.id)
+        assert old.status == "deleted"
+    assert server.key_by_raw(CANARY_NEW).status == "active"
+    # Before the first admin call, the new key and the deployment on it had a full streak.
+    before = server.hits()[: first_admin_index(server)]
+    assert sum(1 for r in before if r.route == "deployment") >= 2
+    # After it, the old key was refused `streak` (2) times before the exit.
+    after = [r for r in server.hits()[first_admin_index(server):]
+             if r.route == "models" and old_key(server) in str(r.headers)]
+    assert len(after) >= 2
+    assert "done" in result.out
+    assert fingerprint(old_key(server)) in result.out
+    # The admin key went to the admin API only; no key went anywhere but this server.
+    assert all(r.route == "admin" for r in server.hits() if CANARY_ADMIN in str(r.headers))
+    audit = kt.state_dir / "audit.jsonl"
+    assert audit.exists() and fingerprint(old_key(server)) in audit.read_text()
+
+
+async def test_without_yes_and_no_terminal_it_refuses_with_no_admin_call(
+    server: ProviderServer, kt: Keyturn
+) -> None:
+    rotation(server, kt, serving=old_key(server))  # a gate that would take long to open
+    result = kt.run("revoke", "svc", "--timeout", "30")
+    assert result.code == 2, result.out + result.err
+    assert "--yes" in result.err
+    assert len(result.err_lines) == 1
+    assert server.admin_calls() == []
+    assert server.key_by_raw(old_key(server)).status == "active"
+    assert result.elapsed < 10  # refused at once, not after waiting for the gate
+
+
+async def test_without_an_admin_key_it_prints_the_console_steps_and_waits(
+    server: ProviderServer, kt: Keyturn
+) -> None:
+    rotation(server, kt, admin=False)
+    proc = kt.popen("revoke", "svc", "--yes", "--timeout", "20")
+    out_lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out_lines.append(line)
+            if "Revoke the OLD key in" in line:
+                # The user revokes it in the console now.
+                old = server.key_by_raw(old_key(server))
+                old.status = "inactive" if server.flavour == ANTHROPIC else "deleted"
+        code = proc.wait(timeout=20)
+        err = proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = "".join(out_lines)
+    kt.check_no_canary(Result(code, out, err, 0.0))
+    assert code == 0, out + err
+    steps = next(line for line in out_lines if "Revoke the OLD key in" in line)
+    assert "…" + old_key(server)[-4:] in steps  # the masked key
+    assert fingerprint(old_key(server)) in steps
+    console = "console.anthropic.com" if server.flavour == ANTHROPIC else "platform.openai.com"
+    assert console in steps
+    assert server.admin_calls() == []
+
+
+def run_on_a_terminal(kt: Keyturn, answer: bytes, *args: str, timeout: float = 20) -> tuple[int, str]:
+    """Run keyturn with stdin/stdout on a pseudo-terminal; type `answer` at the prompt."""
+    from tests.support_cli import KEYTURN
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([KEYTURN, "--config", str(kt.config), *args], stdin=follower,
+                            stdout=follower, stderr=follower, env=kt.env(), cwd=kt.home)
+    os.close(follower)
+    seen = b""
+    answered = False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(leader, 4096)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+                if not answered and b"[y/N]" in seen:
+                    os.write(leader, answer)
+                    answered = True
+            elif proc.poll() is not None:
+                break
+        code = proc.wait(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(leader)
+    text = seen.decode("utf-8", "replace")
+    kt.check_no_canary(Result(code, text, "", 0.0))
+    return code, text
+
+
+async def test_on_a_terminal_it_asks_and_no_means_no(server: ProviderServer, kt: Keyturn) -> None:
+    rotation(server, kt)
+    code, text = run_on_a_terminal(kt, b"n\n", "revoke", "svc", "--timeout", "15")
+    assert "[y/N]" in text
+    assert code == 1
+    assert server.admin_calls() == []
+
+
+async def test_on_a_terminal_yes_revokes(anthropic_server: ProviderServer, kt: Keyturn) -> None:
+    rotation(anthropic_server, kt)
+    code, text = run_on_a_terminal(kt, b"y\n", "revoke", "svc", "--timeout", "15")
+    assert code == 0, text
+    assert len(anthropic_server.admin_writes()) == 1
+
+
+# -- OpenAI: find by redacted_value, refuse when unsure, DELETE once -----------------------
+
+
+async def test_openai_refuses_when_several_keys_match(openai_server: ProviderServer, kt: Keyturn) -> None:
+    rotation(openai_server, kt)
+    # Another project key with the same redacted_value (same head, same last 3 characters).
+    twin = CANARY_OPENAI[:6] + "zz-another-key-of-the-project-9" + CANARY_OPENAI[-3:]
+    openai_server.add_key(twin)
+    assert openai_server.hint(twin) == openai_server.hint(CANARY_OPENAI)
+    result = kt.run("revoke", "svc", "--yes", "--timeout", "10")
+    assert result.code == 1
+    assert "refusing to guess" in result.err
+    assert openai_server.admin_writes() == []
+    assert len(openai_server.admin_calls()) >= 1  # it looked, and stopped there
+    assert all(k.status == "active" for k in openai_server.keys.values())
+
+
+async def test_openai_refuses_when_no_key_matches(openai_server: ProviderServer, kt: Keyturn) -> None:
+    rotation(openai_server, kt)
+    # The project's list shows no key that fits the old one (it lives in another project).
+    openai_server.hint = lambda raw: "sk-pro...000"  # type: ignore[method-assign]
+    result = kt.run("revoke", "svc", "--yes", "--timeout", "10")
+    assert result.code == 1
+    assert "refusing to guess" in result.err
+    assert openai_server.admin_writes() == []
+    assert openai_server.key_by_raw(CANARY_OPENAI).status == "active"
+
+
+async def test_openai_deletes_exactly_once(openai_server: ProviderServer, kt: Keyturn) -> None:
+    rotation(openai_server, kt)
+    for i in range(45):  # more than two pages of project keys
+        openai_server.add_key(f"sk-proj-other-key-number-{i:04d}-of-the-project-xyz{i:03d}")
+    result = kt.run("revoke", "svc", "--yes", "--timeout", "15")
+    assert result.code == 0, result.out + result.err
+    writes = openai_server.admin_writes()
+    assert [w.method for w in writes] == ["DELETE"]
+    assert writes[0].path.endswith("/" + openai_server.key_by_raw(CANARY_OPENAI).id)
+    lists = [r for r in openai_server.admin_calls() if r.method == "GET"]
+    assert len(lists) >= 3 and any("after" in r.query for r in lists)  # it paged
+    assert openai_server.key_by_raw(CANARY_OPENAI).status == "deleted"
+    assert sum(k.status == "deleted" for k in openai_server.keys.values()) == 1
+
+
+async def test_revoke_with_a_rejected_admin_key_fails_cleanly(server: ProviderServer, kt: Keyturn) -> None:
+    rotation(server, kt)
+    server.admin_key = "sk-ant-admin01-a-different-admin-key-000000000"
+    result = kt.run("revoke", "svc", "--yes", "--timeout", "10")
+    assert result.code == 1
+    assert "revoke failed" in result.err and "401" in result.err
+    assert server.admin_writes() == []
+    assert server.key_by_raw(old_key(server)).status == "active"
+
