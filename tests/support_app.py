@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import random
 import types
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import pytest
 
@@ -18,7 +20,7 @@ from providers.simulated import SimulatedProvider, SimulatedWorld
 from tui.app import KeyturnApp, Session
 from tui.credentials import Secret
 from tui.demo import build_demo
-from tui.rotation import Keys
+from tui.rotation import Keys, Phase
 from tui.scheduler import FakeClock
 
 # Fixed demo keys (fake, key-shaped): the masked forms and fingerprints stay the same.
@@ -132,3 +134,85 @@ def record_notifications(app) -> list[str]:
 
     app.notify = notify
     return seen
+
+
+# -- scenes: the states the snapshot tests and screenshots/ show ------------------------
+
+Drive = Callable[[object, FakeClock, KeyturnApp], Awaitable[None]]
+
+
+async def to_propagating(pilot, clock: FakeClock, app: KeyturnApp) -> None:
+    await step(pilot, clock, 4.5)  # inside the deployment's switch-over window
+
+
+async def to_ready(pilot, clock: FakeClock, app: KeyturnApp) -> None:
+    await until(pilot, clock, lambda: app.engine.phase is Phase.READY)
+    await settle(pilot)
+
+
+async def to_confirm(pilot, clock: FakeClock, app: KeyturnApp) -> None:
+    await to_ready(pilot, clock, app)
+    await pilot.press("r")
+    await settle(pilot)
+
+
+async def to_verifying(pilot, clock: FakeClock, app: KeyturnApp) -> None:
+    await to_confirm(pilot, clock, app)
+    await pilot.press("y")
+    await settle(pilot)
+    await step(pilot, clock, 1.0)
+
+
+async def to_done(pilot, clock: FakeClock, app: KeyturnApp) -> None:
+    await to_verifying(pilot, clock, app)
+    await until(pilot, clock, lambda: app.engine.phase is Phase.DONE)
+    await step(pilot, clock, 1.0)
+
+
+async def to_console(pilot, clock: FakeClock, app: KeyturnApp) -> None:
+    await to_confirm(pilot, clock, app)
+    await pilot.press("y")
+    await settle(pilot)
+    await step(pilot, clock, 0.5)
+
+
+async def to_alarm(pilot, clock: FakeClock, app: KeyturnApp) -> None:
+    await to_verifying(pilot, clock, app)
+    await until(pilot, clock, lambda: app.engine.phase is Phase.FAILED)
+    await step(pilot, clock, 1.0)
+
+
+@dataclass(frozen=True)
+class Scene:
+    name: str
+    size: tuple[int, int]
+    drive: Drive
+    admin: bool = True
+    breaks_after_revoke: bool = False
+
+
+SCENES = (
+    Scene("propagating", (120, 34), to_propagating),
+    Scene("ready", (120, 34), to_ready),
+    Scene("confirm", (120, 34), to_confirm),
+    Scene("verifying", (120, 34), to_verifying),
+    Scene("done", (120, 34), to_done),
+    Scene("narrow", (80, 48), to_propagating),
+    Scene("console", (120, 40), to_console, admin=False),
+    Scene("alarm", (120, 34), to_alarm, breaks_after_revoke=True),
+    Scene("tiny", (40, 12), to_propagating),
+    Scene("huge", (200, 60), to_ready),
+)
+
+
+def scene_app(scene: Scene) -> tuple[KeyturnApp, Callable[[object], Awaitable[None]]]:
+    """A fresh dashboard for `scene` and the `run_before` that drives it there."""
+    clock = FakeClock()
+    demo = fixed_demo(clock, admin=scene.admin, breaks_after_revoke=scene.breaks_after_revoke)
+    app = demo_app(clock, demo)
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await scene.drive(pilot, clock, app)
+
+    return app, run_before

@@ -38,6 +38,7 @@ from tui.screens.confirm import ConfirmationModal
 from tui.screens.help import HelpScreen
 from tui.screens.new_key import NewKeyModal
 from tui.widgets.deployment_card import DeploymentCard
+from tui.widgets.event_log import EventLog
 from tui.widgets.gate_bar import GateBar
 from tui.widgets.probe_card import ProbeCard
 from tui.widgets.revoke_panel import RevokePanel
@@ -114,7 +115,7 @@ class DashboardScreen(Screen[None]):
     # -- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield RotationHeader(id="header")
-        with VerticalScroll(id="body"):
+        with VerticalScroll(id="main"):
             yield GateBar(id="gate")
             with Horizontal(id="cards"):
                 yield ProbeCard("OLD key", id="card-old")
@@ -122,13 +123,24 @@ class DashboardScreen(Screen[None]):
                 if self.engine.deployment is not None:
                     yield DeploymentCard(self.engine.deployment.url, id="card-deployment")
             yield RevokePanel(id="actions")
+            yield EventLog(id="events")
         yield Footer()
 
     def on_mount(self) -> None:
+        self.opened_at = self.engine.clock.now()
+        self.log_event(f"watching {self.engine.rotation.name}: old key "
+                       f"{self.engine.keys.old.fingerprint}, new key "
+                       + (self.engine.keys.new.fingerprint if self.engine.keys.new else "not set")
+                       + f", streak {self.engine.rotation.streak}, every "
+                       f"{self.engine.rotation.interval:g}s")
         self.engine.listeners.append(self._on_engine_event)
         self.engine.start()
         self.redraw()
         self.set_interval(self.tick, self.redraw_times)
+
+    def on_resize(self) -> None:
+        # The header fits its extras to the width; after a resize, draw it again.
+        self.call_after_refresh(self.redraw_times)
 
     def on_unmount(self) -> None:
         if self._on_engine_event in self.engine.listeners:
@@ -150,22 +162,24 @@ class DashboardScreen(Screen[None]):
         self.last_at[message.role] = message.at
         self.redraw(roles=(message.role,))
 
+    def log_event(self, line: str, level: str = "info") -> None:
+        self.query_one(EventLog).add(self.engine.clock.now() - self.opened_at, line, level)
+
     def on_phase_moved(self, message: PhaseMoved) -> None:
+        self.log_event(f"phase → {message.phase}" + (f"  ({message.reason})" if message.reason else ""),
+                       "phase")
         self.redraw()
-        if message.phase is Phase.DONE:
-            self.notify("Rotation done: the old key is refused and the deployment is live on NEW.",
-                        title="done", markup=False, timeout=8)
-        elif message.phase is Phase.READY:
-            self.notify("Gate open: Revoke is unlocked (r).", markup=False)
 
     def on_gate_moved(self, message: GateMoved) -> None:
         self.redraw()
 
     def on_engine_notice(self, message: EngineNotice) -> None:
+        self.log_event(message.text, message.level)
         if message.text == self.engine.console_steps():
             return  # shown in the panel, with the `c` key beside it
-        self.notify(message.text, severity=SEVERITY.get(message.level, "information"),
-                    markup=False, timeout=10 if message.level == "error" else 5)
+        if message.level != "info":  # the log has it; a toast only for what needs a look
+            self.notify(message.text, severity=SEVERITY.get(message.level, "information"),
+                        markup=False, timeout=10 if message.level == "error" else 5)
         self.redraw()
 
     # -- drawing -----------------------------------------------------------------------
@@ -223,6 +237,7 @@ class DashboardScreen(Screen[None]):
             )
         self.query_one(RevokePanel).show(
             revoke_allowed=self.revoke_allowed,
+            revoke_shown=engine.phase in PRE_REVOKE,
             console_steps=engine.console_steps() if engine.awaiting_console else None,
             can_reactivate=self.reactivate_offered,
             status=self.status_text(),
@@ -323,6 +338,7 @@ class DashboardScreen(Screen[None]):
 
     def _revoke_answered(self, confirmed: bool | None) -> None:
         self._confirm = None
+        self.log_event("revoke confirmed by you" if confirmed else "revoke cancelled")
         if confirmed:
             self.revoke_now()
 
@@ -342,6 +358,7 @@ class DashboardScreen(Screen[None]):
     def action_console_done(self) -> None:
         try:
             self.engine.confirm_console()
+            self.log_event("you said the old key is revoked in the console")
         except RevokeRefused as exc:
             self.notify(str(exc), severity="warning", markup=False)
         self.redraw()
@@ -396,6 +413,7 @@ class DashboardScreen(Screen[None]):
             self.notify(str(exc), severity="error", markup=False)
             return
         self.last_at.pop(Role.NEW, None)
+        self.log_event(f"new key {secret.fingerprint} entered, {note}")
         self.notify(f"New key {secret.masked} ({secret.fingerprint}) {note}; probing it now.",
                     markup=False)
         self.redraw()

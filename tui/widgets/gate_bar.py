@@ -5,8 +5,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.widgets.style import put
-
 STATES = ("locked", "open", "working", "done", "alarm")
 
 
@@ -19,4 +17,7 @@ class GateBar(Static):
         text = Text()
         text.append(f" {label} ", style="bold reverse")
         text.append("  " + detail)
-        put(self, text)
+        # The words wrap on a narrow terminal: this one update may change the height.
+        if getattr(self, "_keyturn_last", None) != text:
+            self._keyturn_last = text
+            self.update(text)

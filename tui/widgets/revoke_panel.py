@@ -25,11 +25,14 @@ class RevokePanel(Vertical):
         self,
         *,
         revoke_allowed: bool,
+        revoke_shown: bool,
         console_steps: str | None,
         can_reactivate: bool,
         status: str,
     ) -> None:
-        self.query_one("#revoke", Button).disabled = not revoke_allowed
+        revoke = self.query_one("#revoke", Button)
+        revoke.disabled = not revoke_allowed
+        revoke.display = revoke_shown  # once revoked, the button has nothing left to do
         steps = self.query_one("#console-steps", Static)
         steps.display = console_steps is not None
         if console_steps is not None:
