@@ -114,7 +114,9 @@ class Keyturn:
                                 stdin=subprocess.DEVNULL, text=True, env=self.env(), cwd=self.home)
 
     def check_no_canary(self, result: Result) -> None:
-        assert_no_canary(result.out, result.err, paths=[self.home, self.state_dir])
+        """Search the output and every file keyturn wrote (the test's own config aside)."""
+        state = [p for p in self.state_dir.rglob("*") if p.is_file()] if self.state_dir.exists() else []
+        assert_no_canary(result.out, result.err, paths=[*self.written(), *state])
 
     def written(self) -> list[Path]:
         """Every file under the home except the config the test wrote itself."""

@@ -46,8 +46,42 @@ class Fail(Exception):
         self.code = code
 
 
+class UsageError(Exception):
+    """A command line argparse refused: one line on stderr, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line (exit 2) instead of the usage block."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _usage_line(message: str, argv: list[str] | None) -> str:
+    """The one line for a usage error; a missing rotation names the config and its rotations."""
+    from tui.credentials import redact_keylike
+
+    line = redact_keylike(message)  # a key pasted as an argument is not echoed
+    if "arguments are required: rotation" not in message:
+        return line
+    from tui import config
+
+    pre = _Parser(add_help=False)
+    pre.add_argument("--config")
+    try:
+        explicit = pre.parse_known_args(sys.argv[1:] if argv is None else argv)[0].config
+    except UsageError:
+        explicit = None
+    path = config.config_path(explicit)
+    try:
+        names = ", ".join(sorted(config.load(explicit).rotations)) or "none configured"
+    except config.ConfigError:
+        names = "the config cannot be read"
+    return f"{path}: rotation: no rotation named on the command line (known: {names}); {line}"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="keyturn",
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -153,7 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        _err(_usage_line(str(exc), argv))
+        return EXIT_USAGE
     if getattr(args, "func", None) is None:
         args.func = cmd_home
     try:

@@ -18,10 +18,11 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
-from tui.credentials import check_reference, default_reference
+from urllib.parse import urlsplit
+
+from tui.credentials import check_reference, default_reference, looks_like_key, redact_keylike
 
 PROVIDER_NAMES = ("anthropic", "openai", "simulated")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -58,11 +59,22 @@ class Defaults(_Strict):
     indeterminate: Policy = "reset"
 
 
-def _check_url(value: str | None) -> str | None:
+def _check_url(value: str | None, *, root: bool = False) -> str | None:
+    """An http(s) URL with a host and a valid port; a `root` (base_url) has no query."""
     if value is None:
         return None
-    if not re.match(r"^https?://[^\s/?#]+", value):
-        raise ValueError("must be an http:// or https:// URL")
+    problem = "must be an http:// or https:// URL"
+    if value != value.strip() or any(c.isspace() for c in value):
+        raise ValueError(problem + " (no spaces)")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError:
+        raise ValueError(problem + " with a valid host and port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(problem)
+    if root and (parts.query or parts.fragment):
+        raise ValueError("must not have a query or fragment (paths are appended to it)")
     return value
 
 
@@ -91,10 +103,15 @@ class RotationConfig(_Strict):
             raise ValueError(problem)
         return value
 
-    @field_validator("deployment", "base_url")
+    @field_validator("deployment")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         return _check_url(value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _root(cls, value: str | None) -> str | None:
+        return _check_url(value, root=True)
 
     @field_validator("rotate_every")
     @classmethod
@@ -110,12 +127,16 @@ class FileConfig(_Strict):
     #: Where the audit log and reports go (default: the user state dir).
     state_dir: str | None = None
 
-    @model_validator(mode="after")
-    def _names(self) -> FileConfig:
-        for name in self.rotations:
+    @field_validator("rotations")
+    @classmethod
+    def _names(cls, rotations: dict[str, RotationConfig]) -> dict[str, RotationConfig]:
+        for name in rotations:
+            if looks_like_key(name):
+                # A key pasted as a table name: refused, and never repeated.
+                raise ValueError("a rotation name looks like a raw key; name it after the service")
             if not NAME.match(name):
                 raise ValueError(f"rotation name {name!r} must be letters, digits, '-', '_' or '.'")
-        return self
+        return rotations
 
 
 class Rotation(BaseModel):
@@ -161,7 +182,8 @@ class Config(BaseModel):
             return self.rotations[name]
         except KeyError:
             known = ", ".join(sorted(self.rotations)) or "none configured"
-            raise ConfigError(f"{self.path}: no rotation named {name!r} (known: {known})") from None
+            shown = redact_keylike(repr(name))  # a key typed as the rotation is not echoed
+            raise ConfigError(f"{self.path}: no rotation named {shown} (known: {known})") from None
 
 
 def default_config_path() -> Path:
@@ -185,7 +207,8 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(top level)"
+    # Key names come from the file: one that is a pasted key is masked, not echoed.
+    return redact_keylike(".".join(str(part) for part in loc)) or "(top level)"
 
 
 def _describe(err: dict) -> str:
@@ -216,6 +239,13 @@ def validate(data: dict, path: Path) -> Config:
             where = f"rotations.{name}.timeout" if r.timeout is not None else "defaults.timeout"
             raise ConfigError(
                 f"{path}: {where}: timeout ({timeout:g}s) must be below interval ({interval:g}s)"
+            )
+        if r.provider in ("anthropic", "simulated") and r.base_url and (
+            r.base_url.rstrip("/").endswith("/v1")
+        ):
+            raise ConfigError(
+                f"{path}: rotations.{name}.base_url: Anthropic's base_url is the host root "
+                "(like https://api.anthropic.com), without /v1"
             )
         if r.provider == "openai" and r.admin and not r.project_id:
             raise ConfigError(f"{path}: rotations.{name}.project_id: required with an OpenAI admin key")

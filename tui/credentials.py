@@ -101,6 +101,25 @@ REFERENCE = re.compile(r"^(keyring:(?P<service>[^/\s]+)/(?P<name>\S+)|env:(?P<va
 RAW_KEY = re.compile(r"^(sk-|sk_|xox|ghp_|AKIA)|^[A-Za-z0-9_\-]{32,}$")
 
 
+def looks_like_key(text: str) -> bool:
+    """Whether a word is probably a raw key (provider prefix, or a long random token)."""
+    return bool(RAW_KEY.search(text.strip()))
+
+
+KEYLIKE_WORD = re.compile(r"[A-Za-z0-9_\-]{16,}")
+
+
+def redact_keylike(text: str) -> str:
+    """Mask every word that looks like a raw key, known to this process or not.
+
+    `redact()` scrubs keys keyturn has loaded; this catches a key typed or pasted where
+    it does not belong (a command-line word, a config key name) before it is echoed.
+    """
+    return KEYLIKE_WORD.sub(
+        lambda m: mask(m.group()) if looks_like_key(m.group()) else m.group(), text
+    )
+
+
 def default_reference(rotation: str, slot: str) -> str:
     """A slot with no reference lives in the keychain under keyturn's name."""
     return f"keyring:{SERVICE}/{rotation}/{slot}"
