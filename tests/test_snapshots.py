@@ -17,3 +17,17 @@ def test_dashboard_snapshot(scene, snap_compare, monkeypatch):
     stamp_latency(monkeypatch, FakeClock())
     app, run_before = scene_app(scene)
     assert snap_compare(app, terminal_size=scene.size, run_before=run_before)
+
+
+def test_snapshots_and_screenshots_show_no_key():
+    """The images are made with fixed demo keys; no 12-character piece of one may appear."""
+    from pathlib import Path
+
+    from tests.support_app import ADMIN_KEY, NEW_KEY, OLD_KEY
+    from tests.support_canary import assert_no_canary
+
+    root = Path(__file__).resolve().parent.parent
+    images = list((root / "tests" / "__snapshots__").rglob("*.svg"))
+    images += list((root / "screenshots").glob("*.svg"))
+    assert images, "no snapshot images found"
+    assert_no_canary(paths=images, canaries=(OLD_KEY, NEW_KEY, ADMIN_KEY))
