@@ -1,0 +1,277 @@
+"""The secret canary through the command line (issue 5).
+
+Canary keys are the old, new and admin keys. Every command is driven through success,
+the fault matrix, and forced crashes (in the CLI itself, inside a probe, inside the
+admin call, an interrupt); after each run stdout, stderr and every file written under
+the test's home and state dir are searched for the canaries and any 12+ character piece
+of them. `Keyturn.run` does the search for subprocess runs; in-process runs search here.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.provider_server import ANTHROPIC, ProviderServer
+from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, CANARY_OPENAI, assert_no_canary
+from tests.support_cli import Keyturn, Result
+from tui.cli import main
+
+pytest_plugins = ["tests.server_fixtures"]
+
+
+@pytest.fixture
+def kt(isolated_home: Path) -> Keyturn:
+    return Keyturn(isolated_home)
+
+
+def rotation(server: ProviderServer, kt: Keyturn, *, serving: str | None = None) -> str:
+    old = CANARY_OLD if server.flavour == ANTHROPIC else CANARY_OPENAI
+    server.add_key(old)
+    server.add_key(CANARY_NEW)
+    server.admin_key = CANARY_ADMIN
+    server.serving = serving or CANARY_NEW
+    kt.write_config(server, old=old, new=CANARY_NEW, admin=CANARY_ADMIN)
+    return old
+
+
+def in_process(kt: Keyturn, capsys: pytest.CaptureFixture[str], *args: str) -> Result:
+    """`keyturn ARGS` through tui.cli.main in this process, searched like a subprocess run."""
+    with pytest.MonkeyPatch.context() as env:
+        for var, raw in kt.keys.items():
+            env.setenv(var, raw)
+        return _main(kt, capsys, *args)
+
+
+def _main(kt: Keyturn, capsys: pytest.CaptureFixture[str], *args: str) -> Result:
+    started = time.monotonic()
+    code = main(["--config", str(kt.config), *args])
+    out, err = capsys.readouterr()
+    result = Result(code, out, err, time.monotonic() - started)
+    kt.check_no_canary(result)
+    return result
+
+
+# -- success, every command ---------------------------------------------------------------
+
+
+async def test_every_command_through_a_whole_rotation_leaks_nothing(
+    server: ProviderServer, kt: Keyturn
+) -> None:
+    rotation(server, kt)
+    runs = [
+        kt.run("probe", "svc"),
+        kt.run("probe", "svc", "--json"),
+        kt.run("watch", "svc", "--headless", "--timeout", "10"),
+        kt.run("revoke", "svc", "--yes", "--timeout", "15"),
+        kt.run("probe", "svc", "--json"),  # after: the old key is refused
+        kt.run("status"),
+        kt.run("status", "--json"),
+        kt.run("log"),
+        kt.run("log", "svc", "--json"),
+        kt.run(),  # no command: the list of rotations
+    ]
+    assert [r.code for r in runs[:5]] == [0, 0, 0, 0, 0], [r.err for r in runs]
+    assert all(r.code in (0, 1) for r in runs[5:]), [(r.code, r.err) for r in runs[5:]]
+    assert json.loads(runs[4].out)["targets"][0]["verdict"] == "rejected"
+    # The state dir holds the audit log (and whatever else was saved): all searched.
+    assert (kt.state_dir / "audit.jsonl").exists()
+    assert len(server.admin_writes()) == 1
+
+
+# -- the fault matrix, through the command ---------------------------------------------------
+
+
+FAULTS = [401, 403, 404, 429, 500, 502, 529, "reset_mid_body", "close", "html_200", "truncated_json",
+          "huge_body", "trickle_headers", "slow", "redirect", "echo_key", "gzip"]
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=[str(f) for f in FAULTS])
+async def test_probe_through_every_fault_leaks_nothing(
+    anthropic_server: ProviderServer, kt: Keyturn, fault: int | str
+) -> None:
+    rotation(anthropic_server, kt)
+    anthropic_server.slow_seconds = 1.0
+    anthropic_server.trickle_every = 0.02
+    anthropic_server.huge_size = 16 * 1024 * 1024
+    anthropic_server.redirect_to = "http://127.0.0.1:9"
+    anthropic_server.always("models", fault)
+    anthropic_server.always("deployment", fault)
+    result = kt.run("probe", "svc", "--json")
+    assert result.code in (0, 1, 3), result.err
+    doc = json.loads(result.out)
+    assert len(doc["targets"]) == 3
+    assert result.elapsed < 10
+
+
+@pytest.mark.parametrize("fault", ["echo_key", 500, "trickle_headers"])
+async def test_revoke_with_a_misbehaving_admin_api_leaks_nothing(
+    anthropic_server: ProviderServer, kt: Keyturn, fault: int | str
+) -> None:
+    rotation(anthropic_server, kt)
+    anthropic_server.trickle_every = 0.02
+    anthropic_server.always("admin", fault)
+    result = kt.run("revoke", "svc", "--yes", "--timeout", "10")
+    assert result.code == 1
+    assert "revoke failed" in result.err
+    assert anthropic_server.key_by_raw(CANARY_OLD).status == "active"
+
+
+# -- forced crashes ----------------------------------------------------------------------------
+
+
+def test_a_crash_in_the_cli_shows_only_the_error_type(
+    server: ProviderServer, kt: Keyturn, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug with the key in its message and in its locals: exit 4, a type name, no key."""
+    rotation(server, kt)
+    import tui.rotation
+
+    real = tui.rotation.load_keys
+
+    def exploding_load_keys(rotation, prompt=None):
+        keys = real(rotation, prompt)
+        raw_old, raw_new = keys.old.reveal(), keys.new.reveal()  # noqa: F841  (locals)
+        raise RuntimeError(f"could not use {raw_old} then {raw_new}")
+
+    monkeypatch.setattr(tui.rotation, "load_keys", exploding_load_keys)
+    for command in (["probe", "svc"], ["watch", "svc", "--headless", "--timeout", "2"],
+                    ["revoke", "svc", "--yes"]):
+        result = in_process(kt, capsys, *command)
+        assert result.code == 4, (command, result.err)
+        assert result.err.strip() == "keyturn: internal error (RuntimeError); no key material is shown"
+        assert "Traceback" not in result.err
+    assert server.admin_calls() == []
+
+
+def test_a_crash_inside_a_probe_becomes_an_unexpected_result(
+    server: ProviderServer, kt: Keyturn, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rotation(server, kt)
+    from providers.base import Provider
+
+    def exploding_probe(self, client, key, timeout):
+        raise RuntimeError(f"probe blew up holding {key.reveal()}")
+
+    monkeypatch.setattr(Provider, "probe", exploding_probe)
+    result = in_process(kt, capsys, "watch", "svc", "--headless", "--timeout", "1.5")
+    assert result.code == 1  # the gate cannot open on crashed probes; no crash of keyturn
+    lines = [line for line in result.out.splitlines() if "unexpected" in line]
+    assert lines and all("internal error in probe: RuntimeError" in line for line in lines)
+    # The deployment probe (not a Provider.probe) kept its cadence.
+    assert sum(" deployment " in line for line in result.out.splitlines()) >= 3
+    # `probe` has no scheduler around it: the crash ends it with exit 4, still no key.
+    result = in_process(kt, capsys, "probe", "svc", "--json")
+    assert result.code == 4
+    assert "RuntimeError" in result.err
+
+
+HOOK = textwrap.dedent('''
+    """Installed as sitecustomize: makes keyturn crash where the test asks, with keys in hand."""
+    import os
+
+    where = os.environ.get("KT_CRASH", "")
+    if where == "send":
+        import httpx
+
+        async def send(self, request, **kwargs):
+            secret = request.headers.get("x-api-key") or request.headers.get("authorization")
+            raise ValueError(f"send exploded with {secret} in hand")
+
+        httpx.AsyncClient.send = send
+    elif where == "admin":
+        from providers.anthropic import AnthropicProvider
+
+        async def deactivate(self, client, admin, key_id, timeout):
+            raise RuntimeError(f"admin call exploded with {admin.reveal()}")
+
+        AnthropicProvider.deactivate = deactivate
+    elif where == "listener":
+        import tui.cli
+
+        real = tui.cli.probe_line
+
+        def probe_line(engine, role, result):
+            if role.value == "new":
+                raise KeyError(engine.keys.new.reveal())
+            return real(engine, role, result)
+
+        tui.cli.probe_line = probe_line
+''')
+
+
+def run_with_crash(kt: Keyturn, where: str, *args: str, timeout: float = 30) -> Result:
+    hook = kt.home / "hook"
+    hook.mkdir(exist_ok=True)
+    (hook / "sitecustomize.py").write_text(HOOK, encoding="utf-8")
+    env = kt.env()
+    env["PYTHONPATH"] = str(hook)
+    env["KT_CRASH"] = where
+    result = kt.run(*args, env=env, timeout=timeout)
+    return result
+
+
+async def test_a_crash_while_sending_in_a_subprocess(anthropic_server: ProviderServer, kt: Keyturn) -> None:
+    rotation(anthropic_server, kt)
+    result = run_with_crash(kt, "send", "probe", "svc", "--json")
+    assert result.code == 4
+    assert "internal error (ValueError)" in result.err
+    result = run_with_crash(kt, "send", "watch", "svc", "--headless", "--timeout", "1")
+    assert result.code == 1
+    assert "internal error in probe: ValueError" in result.out
+    assert anthropic_server.hits() == []  # the hook really stood in for the network
+
+
+async def test_a_crash_in_the_admin_call_in_a_subprocess(anthropic_server: ProviderServer, kt: Keyturn) -> None:
+    rotation(anthropic_server, kt)
+    result = run_with_crash(kt, "admin", "revoke", "svc", "--yes", "--timeout", "10")
+    assert result.code == 4
+    assert "internal error (RuntimeError)" in result.err
+    assert anthropic_server.admin_writes() == []
+
+
+async def test_a_crash_in_an_output_listener_in_a_subprocess(
+    anthropic_server: ProviderServer, kt: Keyturn
+) -> None:
+    rotation(anthropic_server, kt)
+    result = run_with_crash(kt, "listener", "watch", "svc", "--headless", "--timeout", "3")
+    assert result.code in (0, 1, 4), result.err
+    assert "Traceback" not in result.err
+
+
+async def test_an_interrupt_mid_watch_leaks_nothing(anthropic_server: ProviderServer, kt: Keyturn) -> None:
+    rotation(anthropic_server, kt, serving=CANARY_OLD)
+    proc = kt.popen("watch", "svc", "--headless", "--timeout", "30")
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # probing has started
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    result = Result(proc.returncode, first + out, err, 0.0)
+    kt.check_no_canary(result)
+    assert result.code == 130, result.err
+    assert result.err.strip().endswith("interrupted")
+    assert "Traceback" not in result.err
+
+
+async def test_a_raw_key_pasted_into_the_config_is_refused_without_echo(
+    server: ProviderServer, kt: Keyturn
+) -> None:
+    rotation(server, kt)
+    text = kt.config.read_text().replace('"env:KT_TEST_NEW"', f'"{CANARY_NEW}"')
+    kt.config.write_text(text)
+    result = kt.run("probe", "svc")
+    assert result.code == 2
+    assert "looks like a raw key" in result.err
+    assert server.hits() == []
+
