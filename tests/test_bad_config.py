@@ -188,6 +188,9 @@ def test_a_rotation_not_in_the_config(good: Path, capsys: pytest.CaptureFixture[
         (["secret", "set", "svc", CANARY_NEW], "slot"),  # a key pasted as the slot
         (["probe", "svc", "--jsn"], "--jsn"),
         (["watch", "svc", "--headless", "--timeout", "soon"], "--timeout"),
+        (["watch", "svc", "--headless", "--timeout", "nan"], "positive number of seconds"),
+        (["revoke", "svc", "--timeout", "-5"], "positive number of seconds"),
+        (["revoke", "svc", "--timeout", "0"], "positive number of seconds"),
         (["nonsense"], "nonsense"),
         (["--config"], "--config"),
     ],

@@ -57,6 +57,17 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
+def _seconds(text: str) -> float:
+    """A --timeout value: a positive, finite number of seconds (not nan, not -5)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < 10**9:  # also false for nan
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a positive number of seconds")
+    return value
+
+
 def _usage_line(message: str, argv: list[str] | None) -> str:
     """The one line for a usage error; a missing rotation names the config and its rotations."""
     from tui.credentials import redact_keylike
@@ -116,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("rotation", help="rotation name from the config")
     p.add_argument("--headless", action="store_true", help="print lines instead of the dashboard")
-    p.add_argument("--timeout", type=float, default=600.0, metavar="S",
+    p.add_argument("--timeout", type=_seconds, default=600.0, metavar="S",
                    help="give up after S seconds (headless; default 600)")
     p.set_defaults(func=cmd_watch)
 
@@ -130,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("rotation", help="rotation name from the config")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    p.add_argument("--timeout", type=float, default=600.0, metavar="S",
+    p.add_argument("--timeout", type=_seconds, default=600.0, metavar="S",
                    help="seconds to wait for the gate, and again for the revocation (default 600)")
     p.set_defaults(func=cmd_revoke)
 
