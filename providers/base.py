@@ -285,7 +285,10 @@ class Provider:
         """
         headers = self.auth_headers(admin)
         secrets = secrets_in(httpx.Headers(headers))
-        request = client.build_request(method, self.url(path), headers=headers, **kwargs)
+        try:
+            request = client.build_request(method, self.url(path), headers=headers, **kwargs)
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            raise AdminError(f"invalid URL in base_url ({type(exc).__name__})") from None
         request.headers["accept-encoding"] = "identity"
         try:
             async with asyncio.timeout(timeout):
@@ -295,7 +298,11 @@ class Provider:
                 finally:
                     await streamed.aclose()
         except (httpx.TransportError, asyncio.TimeoutError, OSError) as exc:
-            raise AdminError(f"admin API unreachable: {transport_failure(exc)}") from None
+            unknown = ""
+            if method != "GET" and not isinstance(exc, httpx.ConnectError):
+                # The request may have reached the provider: say so rather than "failed".
+                unknown = "; the change may or may not have been made: check the console"
+            raise AdminError(f"admin API unreachable: {transport_failure(exc)}{unknown}") from None
         response = AdminResponse(streamed.status_code, streamed.headers, body)
         if response.status_code >= 300:
             message = error_message(parse_json(response.content)) or f"HTTP {response.status_code}"
@@ -381,7 +388,10 @@ class Provider:
         self, client: httpx.AsyncClient, key: KeyLike | None, timeout: float
     ) -> ProbeResult:
         """Send one probe and classify it; never raises for network or provider trouble."""
-        request = self.probe_request(key)  # type: ignore[arg-type]
+        try:
+            request = self.probe_request(key)  # type: ignore[arg-type]
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            return invalid_url(exc, "base_url")
         return await send_probe(client, request, timeout, self.classify, self.request_id)
 
 
@@ -438,6 +448,14 @@ async def send_probe(
         scrub(classified.detail, secrets) or "",
         retry_after,
         classified.served_fingerprint,
+        at=time.monotonic(),
+    )
+
+
+def invalid_url(exc: BaseException, setting: str) -> ProbeResult:
+    """A URL httpx cannot send to (bad IDNA label, control character): a misconfiguration."""
+    return ProbeResult(
+        Verdict.UNEXPECTED, detail=f"invalid URL in {setting} ({type(exc).__name__})",
         at=time.monotonic(),
     )
 

@@ -17,6 +17,7 @@ from providers.base import (
     Provider,
     ProbeResult,
     Verdict,
+    invalid_url,
     looks_like_html,
     parse_json,
     send_probe,
@@ -57,7 +58,10 @@ class DeploymentTarget:
         return Classified(verdict, f"provider answered the deployment {seen_status}", served)
 
     async def probe(self, client: httpx.AsyncClient, key: object, timeout: float) -> ProbeResult:
-        request = httpx.Request("GET", self.url, headers={"accept": "application/json"})
+        try:
+            request = httpx.Request("GET", self.url, headers={"accept": "application/json"})
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            return invalid_url(exc, "deployment")
         return await send_probe(
             client, request, timeout, self.classify, self.provider.request_id
         )

@@ -67,6 +67,8 @@ CONFIGS: list[tuple[str, str, str]] = [
      "rotations.svc.deployment"),
     ("deployment-bad-port", GOOD_ROTATION + 'deployment = "https://app.example:99999/h"\n',
      "rotations.svc.deployment"),
+    ("deployment-control-character", GOOD_ROTATION + 'deployment = "https://app.example/h\\u0000"\n',
+     "rotations.svc.deployment"),
     ("base-url-javascript", GOOD_ROTATION.replace('"http://127.0.0.1:9"', '"javascript:alert(1)"'),
      "rotations.svc.base_url"),
     ("base-url-with-query", GOOD_ROTATION.replace('"http://127.0.0.1:9"', '"https://api.example?x=1"'),

@@ -433,3 +433,37 @@ async def test_a_burst_keeps_the_gate_shut_then_it_rebuilds(server: ProviderServ
     assert Verdict.UNAVAILABLE in deployment
     assert Verdict.REJECTED not in deployment
     assert math.isfinite(len(deployment))
+
+
+# -- URLs httpx cannot send to, and admin writes whose answer never came -------------------
+
+
+async def test_a_url_httpx_cannot_build_is_unexpected_not_a_crash(server: ProviderServer) -> None:
+    result, _ = await probe_at(server.flavour, "http://xn--zz", KEY[server.flavour])
+    assert result.verdict is Verdict.UNEXPECTED
+    assert result.detail == "invalid URL in base_url (IDNAError)"
+    target = DeploymentTarget("http://xn--zz/health", provider_at(server.flavour, server.url))
+    async with open_client(target.provider) as client:
+        deployed = await target.probe(client, None, 1.0)
+    assert deployed.verdict is Verdict.UNEXPECTED
+    assert "deployment" in deployed.detail
+
+
+async def test_an_unanswered_admin_write_says_its_outcome_is_unknown(server: ProviderServer) -> None:
+    from providers.base import AdminError
+
+    server.admin_key = CANARY_ADMIN
+    old = server.add_key(CANARY_OLD)
+    server.slow_seconds = 0.6
+    server.always("admin", lambda req: "slow" if req.method in ("POST", "DELETE") else None)
+    provider = provider_by_name(server.flavour, server.base_url,
+                                **({"project_id": server.project_id}
+                                   if server.flavour == OPENAI else {}))
+    async with open_client(provider) as client:
+        found = await provider.find_admin_key(client, Secret(CANARY_ADMIN), Secret(CANARY_OLD), 1.0)
+        assert found.id == old.id
+        with pytest.raises(AdminError, match="may or may not have been made"):
+            await provider.deactivate(client, Secret(CANARY_ADMIN), found.id, 0.3)
+    await asyncio.sleep(0.6)
+    # Which is why: the provider did make the change after keyturn stopped waiting.
+    assert old.status in ("inactive", "deleted")

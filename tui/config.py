@@ -64,8 +64,8 @@ def _check_url(value: str | None, *, root: bool = False) -> str | None:
     if value is None:
         return None
     problem = "must be an http:// or https:// URL"
-    if value != value.strip() or any(c.isspace() for c in value):
-        raise ValueError(problem + " (no spaces)")
+    if value != value.strip() or any(c.isspace() or not c.isprintable() for c in value):
+        raise ValueError(problem + " (no spaces or control characters)")
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018  (raises ValueError for a port out of range)
