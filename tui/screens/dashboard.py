@@ -115,8 +115,8 @@ class DashboardScreen(Screen[None]):
     # -- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield RotationHeader(id="header")
+        yield GateBar(id="gate")  # outside the scroll: the gate is always in sight
         with VerticalScroll(id="main"):
-            yield GateBar(id="gate")
             with Horizontal(id="cards"):
                 yield ProbeCard("OLD key", id="card-old")
                 yield ProbeCard("NEW key", id="card-new")
@@ -267,7 +267,8 @@ class DashboardScreen(Screen[None]):
             return "working", "VERIFYING", words
         if phase is Phase.DONE:
             return "done", "DONE", (f"old key refused {old.need}× in a row"
-                                    + (", deployment live on NEW" if engine.deployment else ""))
+                                    + (", deployment live on NEW" if engine.deployment else "")
+                                    + " · q quits")
         if phase is Phase.FAILED:
             hint = " · press a to reactivate the old key" if self.reactivate_offered else ""
             return "alarm", "ALARM", (engine.alarm or "rotation failed") + hint

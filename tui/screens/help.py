@@ -10,30 +10,38 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 HELP = """\
-keyturn watches the OLD key, the NEW key and the deployment while the new key
-propagates, and unlocks Revoke only when it is safe.
+keyturn watches the OLD key, the NEW key and the deployment while
+the new key propagates, and unlocks Revoke only when it is safe.
 
 Keys
-  r       Revoke the old key (only when the gate is open; asks first)
-  c       Say the old key was revoked in the console (no admin key)
-  a       Reactivate the old key (rollback after an alarm; asks first)
-  n       Enter or replace the NEW key (password field)
-  p       Pause / resume probing
-  ctrl+p  Command palette (the same actions)
-  ?       This help        q  Quit (asks first while revoking or verifying)
+  r        Revoke the old key (when the gate is open; asks first)
+  c        The old key is revoked in the console (no admin key)
+  a        Reactivate the old key (after an alarm; asks first)
+  n        Enter or replace the NEW key (password field)
+  p        Pause / resume probing
+  ctrl+p   Command palette (the same actions)
+  ↑ ↓ PgUp PgDn   Scroll the cards on a small terminal
+  ?        This help
+  q        Quit (asks first while revoking or verifying)
 
 The gate
-  Revoke unlocks when the NEW key answered live for the last `streak` probes in
-  a row and, with a deployment, the deployment answered live for `streak` probes
-  reporting the NEW key's fingerprint. One failure locks it again.
+  Revoke unlocks when the NEW key answered live for the last
+  `streak` probes in a row and, with a deployment, the deployment
+  answered live on the NEW key's fingerprint for `streak` probes.
+  One failure locks it again.
 
 Verdicts
-  live ●  rejected ✕  throttled ◔  unavailable ○  unreachable ?  unexpected !
-  throttled, unavailable and unreachable are no evidence either way.
+  live ●   rejected ✕   throttled ◔   unavailable ○
+  unreachable ?   unexpected !
+  throttled, unavailable, unreachable: no evidence either way.
+
+Deployment strip
+  N answered on NEW   O answered on OLD   ✕ refused   ? no evidence
 
 Phases
   waiting → propagating → ready → revoking → verifying → done
-  (failed: the deployment broke after revoke; rolled-back: old key reactivated)
+  failed: the deployment broke after revoke
+  rolled-back: the old key was reactivated
 """
 
 

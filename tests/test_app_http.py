@@ -1,0 +1,67 @@
+"""The dashboard end to end over real HTTP: a loopback server that behaves like Anthropic
+(probe, admin API, deployment), a config file with env: references, the real clock.
+
+Start to done from the keyboard: the deployment switches to the NEW key, the gate opens,
+`r` `y` revokes through the admin API once, the old key is refused, phase `done`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tests.provider_server import ProviderServer
+from tests.support_app import settle
+from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, assert_no_canary
+from tui import config
+from tui.app import KeyturnApp, session_for
+from tui.rotation import Phase
+from tui.screens.confirm import ConfirmationModal
+
+
+async def wait_until(pilot, predicate, timeout: float = 15.0) -> None:
+    """Poll a condition on the real clock (the probes run on it) up to `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+    await settle(pilot)
+
+
+async def test_dashboard_rotates_over_real_http(tmp_path, monkeypatch):
+    monkeypatch.setenv("LB_OLD", CANARY_OLD)
+    monkeypatch.setenv("LB_NEW", CANARY_NEW)
+    monkeypatch.setenv("LB_ADMIN", CANARY_ADMIN)
+    with ProviderServer() as server:
+        server.add_key(CANARY_OLD)
+        server.add_key(CANARY_NEW)
+        server.admin_key = CANARY_ADMIN
+        server.serving = CANARY_OLD
+        path = tmp_path / "keyturn.toml"
+        path.write_text(
+            f'state_dir = "{tmp_path / "state"}"\n'
+            "[rotations.loopback]\n"
+            'provider = "anthropic"\n'
+            'old = "env:LB_OLD"\nnew = "env:LB_NEW"\nadmin = "env:LB_ADMIN"\n'
+            f'base_url = "{server.base_url}"\ndeployment = "{server.deployment_url}"\n'
+            "interval = 0.2\ntimeout = 0.15\nstreak = 3\n",
+            encoding="utf-8",
+        )
+        app = KeyturnApp(session_for(config.load(path), "loopback"))
+        async with app.run_test(size=(120, 36)) as pilot:
+            await wait_until(pilot, lambda: app.engine.phase is Phase.PROPAGATING)
+            assert app.query_one("#revoke").disabled
+            server.serving = CANARY_NEW  # the deploy lands
+            await wait_until(pilot, lambda: app.engine.phase is Phase.READY)
+            assert not app.query_one("#revoke").disabled
+            await pilot.press("r")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmationModal)
+            await pilot.press("y")
+            await wait_until(pilot, lambda: app.engine.phase is Phase.DONE)
+            assert len(server.admin_writes()) == 1
+            screen_svg = app.export_screenshot()
+        assert "DONE" in screen_svg
+        assert (tmp_path / "state" / "audit.jsonl").exists()
+        assert_no_canary(screen_svg, paths=[tmp_path / "state"],
+                         canaries=(CANARY_OLD, CANARY_NEW, CANARY_ADMIN))
