@@ -262,6 +262,7 @@ async def test_new_key_is_entered_in_a_password_field_and_probed_at_once(clock):
         assert field.password
         field.value = typed
         await pilot.press("enter")
+        await app.workers.wait_for_complete()
         await settle(pilot)
         assert isinstance(app.screen, DashboardScreen)
         from providers.keys import fingerprint
@@ -284,6 +285,7 @@ async def test_new_key_equal_to_the_old_one_is_refused(clock):
         await settle(pilot)
         app.screen.query_one("#new-key").value = demo.world.old
         await pilot.press("enter")
+        await app.workers.wait_for_complete()
         await settle(pilot)
         assert app.engine.keys.new == before
         assert any("that is the old key" in n for n in notes)

@@ -127,6 +127,7 @@ async def test_new_key_is_stored_through_a_keyring_reference(memory_keyring, mon
         await settle(pilot)
         app.screen.query_one("#new-key").value = NEW_KEY + "x"
         await pilot.press("enter")
+        await app.workers.wait_for_complete()
         await settle(pilot)
     assert memory_keyring.get_password("keyturn", "demo/new") == NEW_KEY + "x"
     assert app.engine.keys.new.fingerprint == fingerprint(NEW_KEY + "x")

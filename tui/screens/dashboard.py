@@ -408,7 +408,23 @@ class DashboardScreen(Screen[None]):
                 raise CredentialError("that is the old key; enter the new one")
             if self.engine.phase not in PRE_REVOKE:
                 raise RevokeRefused(f"cannot replace the new key while {self.engine.phase}")
+        except (CredentialError, RevokeRefused) as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.store_new_key(raw)
+
+    @work(thread=True, group="keychain")
+    def store_new_key(self, raw: str) -> None:
+        """The keychain can block (D-Bus, an unlock prompt): store off the event loop."""
+        try:
             secret, note = self.save_new_key(raw)
+        except CredentialError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
+        self.app.call_from_thread(self._use_new_key, secret, note)
+
+    def _use_new_key(self, secret: Secret, note: str) -> None:
+        try:
             self.engine.set_new_key(secret)
         except (CredentialError, RevokeRefused) as exc:
             self.notify(str(exc), severity="error", markup=False)
