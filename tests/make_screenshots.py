@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python tests/make_screenshots.py` from the repo root
     sys.path.insert(0, str(ROOT))
 
-import providers.base  # noqa: E402
-from tests.support_app import SCENES, Scene, SteppedTime, scene_app  # noqa: E402
-from tui.scheduler import FakeClock  # noqa: E402
+import providers.base
+from tests.support_app import SCENES, Scene, SteppedTime, scene_app
+from tui.scheduler import FakeClock
 
 OUT = ROOT / "screenshots"
 

@@ -18,7 +18,7 @@ from tui.widgets.probe_card import ProbeCard
 
 
 def explode(self, track, key, **kwargs):
-    raw = key.reveal()  # noqa: F841  (a local holding the raw key, as real code might)
+    raw = key.reveal()
     raise RuntimeError(f"card failed while drawing {raw}")
 
 

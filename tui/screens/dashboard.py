@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.events import Key
 from textual.message import Message
@@ -85,9 +86,9 @@ SEVERITY = {"info": "information", "warning": "warning", "error": "error"}
 class DashboardScreen(Screen[None]):
     """One rotation, live."""
 
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "revoke", "Revoke", id="revoke", tooltip="Revoke the old key"),
         Binding("c", "console_done", "Done in console", id="console-done"),
         Binding("a", "reactivate", "Reactivate old key", id="reactivate"),

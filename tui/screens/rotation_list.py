@@ -4,11 +4,12 @@ last rotated and due; Enter opens the chosen rotation."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
@@ -49,7 +50,7 @@ def row_cells(row: StatusRow, now: datetime) -> tuple[object, ...]:
 class RotationListScreen(Screen[str | None]):
     """Dismisses with the chosen rotation's name, or None on quit."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open"),
         Binding("q", "quit_list", "Quit"),
         Binding("escape", "quit_list", "Quit", show=False),
