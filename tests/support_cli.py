@@ -103,7 +103,7 @@ class Keyturn:
         argv = [KEYTURN] + (["--config", str(self.config)] if config else []) + list(args)
         started = time.monotonic()
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                              stdin=stdin, env=env or self.env(), cwd=self.home)
+                              stdin=stdin, env=env or self.env(), cwd=self.home, check=False)
         result = Result(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
         self.check_no_canary(result)
         return result

@@ -170,7 +170,7 @@ def test_a_missing_rotation_name_names_the_file_and_the_rotations(
     command: list[str], good: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(["--config", str(good), *command])
-    out, err = capsys.readouterr()
+    err = capsys.readouterr().err
     assert code == 2
     line = one_line_of(err)
     assert str(good) in line and "svc" in line  # where, and what could have been named

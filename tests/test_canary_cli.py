@@ -18,7 +18,12 @@ from pathlib import Path
 import pytest
 
 from tests.provider_server import ANTHROPIC, ProviderServer
-from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, CANARY_OPENAI, assert_no_canary
+from tests.support_canary import (
+    CANARY_ADMIN,
+    CANARY_NEW,
+    CANARY_OLD,
+    CANARY_OPENAI,
+)
 from tests.support_cli import Keyturn, Result
 from tui.cli import main
 
@@ -137,7 +142,7 @@ def test_a_crash_in_the_cli_shows_only_the_error_type(
 
     def exploding_load_keys(rotation, prompt=None):
         keys = real(rotation, prompt)
-        raw_old, raw_new = keys.old.reveal(), keys.new.reveal()  # noqa: F841  (locals)
+        raw_old, raw_new = keys.old.reveal(), keys.new.reveal()
         raise RuntimeError(f"could not use {raw_old} then {raw_new}")
 
     monkeypatch.setattr(tui.rotation, "load_keys", exploding_load_keys)

@@ -19,7 +19,7 @@ from tui.rotation import GateChanged, GateLocked, Phase, Probed
 
 pytest_plugins = ["tests.server_fixtures"]
 
-FAST = dict(interval=0.05, timeout=0.04, streak=3)
+FAST = {"interval": 0.05, "timeout": 0.04, "streak": 3}
 
 
 def world(server: ProviderServer, serving: str | None) -> None:
@@ -129,8 +129,8 @@ async def test_no_revoke_while_the_deployment_served_old_within_the_streak(
         engine = run.engine
         assert await run.until(lambda: engine.gate.open, 5.0)
         # One instance answers on the OLD key once.
-        server.script("deployment", lambda req: Reply(200, {}, (
-            '{"ok": true, "status": 200, "fingerprint": "%s"}' % fingerprint(CANARY_OLD)).encode()))
+        on_old = f'{{"ok": true, "status": 200, "fingerprint": "{fingerprint(CANARY_OLD)}"}}'
+        server.script("deployment", lambda req: Reply(200, {}, on_old.encode()))
         assert await run.until(lambda: not engine.gate.open, 2.0)
         assert "deployment still serving OLD" in engine.gate.reasons
         with pytest.raises(GateLocked):
