@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
+
+import pytest
 
 from tests.provider_server import ProviderServer
 from tests.support_app import settle
@@ -17,6 +20,7 @@ from tui import config
 from tui.app import KeyturnApp, session_for
 from tui.rotation import Phase
 from tui.screens.confirm import ConfirmationModal
+from tui.widgets.event_log import EventLog
 
 
 async def wait_until(pilot, predicate, timeout: float = 15.0) -> None:
@@ -28,7 +32,22 @@ async def wait_until(pilot, predicate, timeout: float = 15.0) -> None:
     await settle(pilot)
 
 
-async def test_dashboard_rotates_over_real_http(tmp_path, monkeypatch):
+def write_config(tmp_path, server) -> object:
+    path = tmp_path / "keyturn.toml"
+    path.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n'
+        "[rotations.loopback]\n"
+        'provider = "anthropic"\n'
+        'old = "env:LB_OLD"\nnew = "env:LB_NEW"\nadmin = "env:LB_ADMIN"\n'
+        f'base_url = "{server.base_url}"\ndeployment = "{server.deployment_url}"\n'
+        "interval = 0.2\ntimeout = 0.15\nstreak = 3\n",
+        encoding="utf-8",
+    )
+    return config.load(path)
+
+
+@pytest.fixture
+def server(monkeypatch):
     monkeypatch.setenv("LB_OLD", CANARY_OLD)
     monkeypatch.setenv("LB_NEW", CANARY_NEW)
     monkeypatch.setenv("LB_ADMIN", CANARY_ADMIN)
@@ -37,31 +56,59 @@ async def test_dashboard_rotates_over_real_http(tmp_path, monkeypatch):
         server.add_key(CANARY_NEW)
         server.admin_key = CANARY_ADMIN
         server.serving = CANARY_OLD
-        path = tmp_path / "keyturn.toml"
-        path.write_text(
-            f'state_dir = "{tmp_path / "state"}"\n'
-            "[rotations.loopback]\n"
-            'provider = "anthropic"\n'
-            'old = "env:LB_OLD"\nnew = "env:LB_NEW"\nadmin = "env:LB_ADMIN"\n'
-            f'base_url = "{server.base_url}"\ndeployment = "{server.deployment_url}"\n'
-            "interval = 0.2\ntimeout = 0.15\nstreak = 3\n",
-            encoding="utf-8",
-        )
-        app = KeyturnApp(session_for(config.load(path), "loopback"))
-        async with app.run_test(size=(120, 36)) as pilot:
-            await wait_until(pilot, lambda: app.engine.phase is Phase.PROPAGATING)
-            assert app.query_one("#revoke").disabled
-            server.serving = CANARY_NEW  # the deploy lands
-            await wait_until(pilot, lambda: app.engine.phase is Phase.READY)
-            assert not app.query_one("#revoke").disabled
-            await pilot.press("r")
-            await settle(pilot)
-            assert isinstance(app.screen, ConfirmationModal)
-            await pilot.press("y")
-            await wait_until(pilot, lambda: app.engine.phase is Phase.DONE)
-            assert len(server.admin_writes()) == 1
-            screen_svg = app.export_screenshot()
-        assert "DONE" in screen_svg
-        assert (tmp_path / "state" / "audit.jsonl").exists()
-        assert_no_canary(screen_svg, paths=[tmp_path / "state"],
-                         canaries=(CANARY_OLD, CANARY_NEW, CANARY_ADMIN))
+        yield server
+
+
+def log_text(app) -> str:
+    return "\n".join(line.plain for line in app.screen.query_one(EventLog).lines)
+
+
+async def test_dashboard_rotates_over_real_http(tmp_path, server):
+    cfg = write_config(tmp_path, server)
+    app = KeyturnApp(session_for(cfg, "loopback"))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(pilot, lambda: app.engine.phase is Phase.PROPAGATING)
+        assert app.query_one("#revoke").disabled
+        server.serving = CANARY_NEW  # the deploy lands
+        await wait_until(pilot, lambda: app.engine.phase is Phase.READY)
+        assert not app.query_one("#revoke").disabled
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmationModal)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.engine.phase is Phase.DONE)
+        assert len(server.admin_writes()) == 1
+        await wait_until(pilot, lambda: "report: " in log_text(app))
+        screen_svg = app.export_screenshot()
+        log = log_text(app)
+    assert "DONE" in screen_svg
+    report = Path(log.split("report: ", 1)[1].splitlines()[0])
+    assert report.exists() and report.is_relative_to(tmp_path / "state")
+    assert (tmp_path / "state" / "audit.jsonl").exists()
+    assert_no_canary(screen_svg, log, paths=[tmp_path / "state"],
+                     canaries=(CANARY_OLD, CANARY_NEW, CANARY_ADMIN))
+
+
+async def test_reopening_during_verifying_resumes_without_a_second_revoke(tmp_path, server):
+    cfg = write_config(tmp_path, server)
+    server.serving = CANARY_NEW
+    # The provider is slow to apply the revocation: the old key keeps answering 200.
+    slow = {"on": True}
+    real_status = server.key_status
+    server.key_status = lambda raw: 200 if slow["on"] and raw == CANARY_OLD else real_status(raw)
+    first = KeyturnApp(session_for(cfg, "loopback"))
+    async with first.run_test(size=(120, 36)) as pilot:
+        await wait_until(pilot, lambda: first.engine.phase is Phase.READY)
+        await pilot.press("r", "y")
+        await wait_until(pilot, lambda: first.engine.phase is Phase.VERIFYING)
+        await pilot.press("q", "y")  # quit while verifying (asked first)
+        await settle(pilot)
+    assert len(server.admin_writes()) == 1
+    second = KeyturnApp(session_for(cfg, "loopback"))
+    async with second.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert second.engine.phase is Phase.VERIFYING  # picked up, not back to waiting
+        assert "resumed from the audit log" in log_text(second)
+        slow["on"] = False
+        await wait_until(pilot, lambda: second.engine.phase is Phase.DONE)
+    assert len(server.admin_writes()) == 1

@@ -98,8 +98,9 @@ class KeyturnApp(CrashSafeApp):
         self.tick = tick
 
     def get_default_screen(self) -> Screen:
+        audit = self.session.audit
         return DashboardScreen(self.engine, self.session.save_new_key, demo=self.session.demo,
-                               tick=self.tick)
+                               tick=self.tick, state_dir=audit.dir if audit is not None else None)
 
     async def on_unmount(self) -> None:
         await self.engine.stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
@@ -103,9 +104,11 @@ class DashboardScreen(Screen[None]):
     paused: reactive[bool] = reactive(False, bindings=True)
 
     def __init__(self, engine: RotationEngine, save_new_key: KeySaver, *, demo: bool = False,
-                 tick: float = 0.5) -> None:
+                 tick: float = 0.5, state_dir: Path | None = None) -> None:
         super().__init__()
         self.engine = engine
+        #: Where the audit log lives: resume from it at start, write the report at `done`.
+        self.state_dir = state_dir
         self.save_new_key = save_new_key
         self.demo = demo
         self.tick = tick
@@ -135,9 +138,42 @@ class DashboardScreen(Screen[None]):
                        + f", streak {self.engine.rotation.streak}, every "
                        f"{self.engine.rotation.interval:g}s")
         self.engine.listeners.append(self._on_engine_event)
+        self.resume_from_audit()
         self.engine.start()
         self.redraw()
         self.set_interval(self.tick, self.redraw_times)
+
+    def resume_from_audit(self) -> None:
+        """A crashed or closed run may have revoked this old key already: pick it up."""
+        if self.state_dir is None or self.engine.audit is None:
+            return
+        from tui import lifecycle
+
+        point = lifecycle.resume(self.engine, self.engine.audit)
+        if point is None:
+            return
+        old_fp = point.old_fingerprint
+        if point.phase == "done":
+            self.log_event(f"the audit log shows old key {old_fp} already rotated ({point.since}); "
+                           "point `old` at the new key for the next rotation", "warning")
+            return
+        self.log_event(f"resumed from the audit log: revoke of {old_fp} requested {point.since}; "
+                       f"now {point.phase}", "warning")
+
+    @work(thread=True, group="finish")
+    def finish_rotation(self) -> None:
+        """Done: write the report and promote keyturn's own key slots (keychain: a thread)."""
+        from tui import lifecycle
+
+        assert self.state_dir is not None
+        try:
+            finished = lifecycle.finish(self.state_dir, self.engine)
+        except OSError as exc:
+            self.app.call_from_thread(self.log_event, "could not save the report: "
+                                      f"{exc.strerror or type(exc).__name__}", "error")
+            return
+        self.app.call_from_thread(self.log_event, f"report: {finished.report}")
+        self.app.call_from_thread(self.log_event, finished.promotion.message)
 
     def on_resize(self) -> None:
         # The header fits its extras to the width; after a resize, draw it again.
@@ -169,6 +205,8 @@ class DashboardScreen(Screen[None]):
     def on_phase_moved(self, message: PhaseMoved) -> None:
         self.log_event(f"phase → {message.phase}" + (f"  ({message.reason})" if message.reason else ""),
                        "phase")
+        if message.phase is Phase.DONE and self.state_dir is not None:
+            self.finish_rotation()
         self.redraw()
 
     def on_gate_moved(self, message: GateMoved) -> None:
