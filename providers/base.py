@@ -140,8 +140,13 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def short(text: str, limit: int = 160) -> str:
-    """One line, bounded: provider messages are shown, never allowed to flood a screen."""
+    """One line, bounded: provider messages are shown, never allowed to flood a screen.
+
+    Control characters are dropped: a provider's message or header must not be able to
+    move the cursor, retitle or clear the user's terminal (ANSI escapes).
+    """
     line = " ".join(str(text).split())
+    line = "".join(ch for ch in line if ch.isprintable())
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
@@ -309,7 +314,7 @@ class Provider:
             rid = self.request_id(response.headers)
             raise AdminError(scrub(
                 f"admin API refused {method} ({response.status_code}): {message}"
-                + (f" [request id {rid[:REQUEST_ID_CAP]}]" if rid else ""), secrets
+                + (f" [request id {short(rid, REQUEST_ID_CAP)}]" if rid else ""), secrets
             ))
         return response
 
@@ -432,7 +437,7 @@ async def send_probe(
             # Headers arrived but the body did not: the server answered something.
             detail = f"HTTP {status}, then " + detail
         return ProbeResult(
-            verdict, status, latency, scrub(rid and rid[:REQUEST_ID_CAP], secrets),
+            verdict, status, latency, scrub(rid and short(rid, REQUEST_ID_CAP), secrets),
             scrub(detail, secrets) or "", at=time.monotonic()
         )
     latency = (time.perf_counter() - started) * 1000
@@ -444,7 +449,7 @@ async def send_probe(
         classified.verdict,
         status,
         latency,
-        scrub(rid and rid[:REQUEST_ID_CAP], secrets),
+        scrub(rid and short(rid, REQUEST_ID_CAP), secrets),
         scrub(classified.detail, secrets) or "",
         retry_after,
         classified.served_fingerprint,

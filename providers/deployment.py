@@ -38,6 +38,9 @@ class DeploymentTarget:
         if not isinstance(payload, dict) or not isinstance(payload.get("ok"), bool):
             if status >= 500:
                 return Classified(Verdict.UNAVAILABLE, f"deployment answered HTTP {status}")
+            if status == 429:
+                # The deployment's own host is rate limiting the probe: no evidence either way.
+                return Classified(Verdict.THROTTLED, "deployment answered HTTP 429")
             what = "an HTML page" if looks_like_html(body) else "no probe-contract JSON"
             return Classified(Verdict.UNEXPECTED, f"deployment HTTP {status} with {what}")
         served = payload.get("fingerprint")

@@ -467,3 +467,36 @@ async def test_an_unanswered_admin_write_says_its_outcome_is_unknown(server: Pro
     await asyncio.sleep(0.6)
     # Which is why: the provider did make the change after keyturn stopped waiting.
     assert old.status in ("inactive", "deleted")
+
+
+async def test_terminal_escapes_in_a_provider_message_are_dropped(server: ProviderServer) -> None:
+    """A hostile proxy's error message must not clear, retitle or recolour the terminal."""
+    hostile = "\x1b[2J\x1b]0;owned\x07bad \x1b[31mkey\x1b[0m\r\nsecond line\x00"
+    body = (b'{"type": "error", "error": {"type": "authentication_error", "message": "%s"}}'
+            if server.flavour == ANTHROPIC else b'{"error": {"message": "%s", "type": "x"}}')
+    server.script("models", Reply(401, {}, body.replace(b"%s", json_escape(hostile))))
+    result, _ = await probe(server)
+    assert result.verdict is Verdict.REJECTED
+    assert "bad" in result.detail and "second line" in result.detail
+    assert all(ch.isprintable() for ch in result.detail), repr(result.detail)
+
+
+def json_escape(text: str) -> bytes:
+    import json
+
+    return json.dumps(text)[1:-1].encode()
+
+
+async def test_a_rate_limited_deployment_is_throttled_and_backed_off(server: ProviderServer) -> None:
+    """The deployment's own host answers 429 (no probe-contract JSON): no evidence either way."""
+    server.retry_after = "0.5"
+    server.always("deployment", lambda req: Reply(429, {"retry-after": "0.5",
+                                                         "content-type": "text/html"},
+                                                   b"<html>Too Many Requests</html>"))
+    server.add_key(CANARY_OLD)
+    async with engine_on(server, CANARY_OLD, None, interval=0.05, timeout=0.04) as run:
+        await run.sleep(1.2)
+        deployed = [p.result for p in run.probed(Role.DEPLOYMENT)]
+    assert deployed and all(r.verdict is Verdict.THROTTLED for r in deployed)
+    assert deployed[0].retry_after == 0.5
+    assert len(deployed) <= 4  # every 0.5 s, not every 50 ms
