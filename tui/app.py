@@ -87,7 +87,7 @@ class KeyturnApp(CrashSafeApp):
     CSS_PATH = "app.tcss"
     TITLE = "keyturn"
 
-    def __init__(self, session: Session, *, tick: float = 0.5) -> None:
+    def __init__(self, session: Session, *, tick: float = 1.0) -> None:
         super().__init__()
         self.session = session
         self.client = open_client(session.provider)

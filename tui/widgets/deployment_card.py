@@ -68,12 +68,13 @@ class DeploymentCard(ProbeCard):
         last = track.last
         if last is None:
             text.append("NOT PROBED YET\n", style="bold dim")
-            text.append("waiting for the first answer\n\n\n", style="dim")
+            text.append("waiting for the first answer\n" + ("" if self.compact else "\n\n"),
+                        style="dim")
         else:
             text.append(last.verdict.value.upper(), style=VERDICT_STYLE[last.verdict])
-            if last.verdict is not Verdict.LIVE and last.detail:
+            if last.verdict is not Verdict.LIVE and last.detail and not self.compact:
                 text.append("  " + last.detail[:50], style="italic")
-            text.append("\n")
+            text.append("  " if self.compact else "\n")
             self.timing_lines(text, last, last_at=last_at, now=now)
             where = serving(last, old_fp, new_fp)
             text.append("serving ")
@@ -83,7 +84,7 @@ class DeploymentCard(ProbeCard):
                 text.append(" OLD — revoked key! ", style="bold white on red")
             else:
                 text.append(where, style=SERVING_STYLE.get(where, "bold"))
-            text.append("\n")
+            text.append(" · " if self.compact else "\n", style="dim")
         n_old, n_new, n_other = mix(track, old_fp, new_fp)
         total = n_old + n_new + n_other
         text.append("mix ")

@@ -23,6 +23,8 @@ class ProbeCard(Vertical):
     def __init__(self, title: str, **kwargs) -> None:
         super().__init__(**kwargs)
         self.border_title = title
+        #: Stacked on a narrow terminal: fewer, longer lines so all three cards fit.
+        self.compact = False
 
     def compose(self) -> ComposeResult:
         yield Static(classes="facts")
@@ -59,32 +61,40 @@ class ProbeCard(Vertical):
 
     def describe(self, text: Text, track: Track, *, last_at: float | None, now: float,
                  counting: str) -> None:
+        """Verdict, status, timing and streak: 6 lines, or 2 when `compact` (stacked cards)."""
         last = track.last
         if last is None:
-            text.append("NOT PROBED YET\n", style="bold dim")
-            text.append("waiting for the first answer\n\n\n", style="dim")
+            text.append("NOT PROBED YET", style="bold dim")
+            text.append("\n" if self.compact else "\nwaiting for the first answer\n\n\n",
+                        style="dim")
         else:
             text.append(last.verdict.value.upper(), style=VERDICT_STYLE[last.verdict])
-            text.append("\n")
-            if last.verdict is not Verdict.LIVE and last.detail:
-                text.append(last.detail[:70], style="italic")
-            text.append("\n")
+            if self.compact:
+                text.append("  ")
+            else:
+                text.append("\n")
+                if last.verdict is not Verdict.LIVE and last.detail:
+                    text.append(last.detail[:70], style="italic")
+                text.append("\n")
             self.timing_lines(text, last, last_at=last_at, now=now)
         text.append("streak ")
         done = track.streak >= track.need
         text.append(f"{min(track.streak, track.need)}/{track.need}",
                     style="bold green" if done else "bold")
         text.append(f" {counting}")
-        text.append(f"\n{track.probes} probes", style="dim")
+        if not self.compact:
+            text.append(f"\n{track.probes} probes", style="dim")
+        elif last is not None and last.verdict is not Verdict.LIVE and last.detail:
+            text.append("  " + last.detail, style="italic")
         self.set_verdict_class(last.verdict if last else None)
 
     def timing_lines(self, text: Text, last: ProbeResult, *, last_at: float | None,
                      now: float) -> None:
-        """`HTTP 200  req_…` and `42 ms · 0.5s ago`."""
+        """`HTTP 200  req_…` and `42 ms · 0.5s ago`: two lines, or one when compact."""
         status = f"HTTP {last.status}" if last.status is not None else "no HTTP answer"
         text.append(status)
         text.append("  " + (last.request_id or "no request id"), style="dim")
-        text.append("\n")
+        text.append("  " if self.compact else "\n")
         text.append(f"{last.latency_ms:.0f} ms")
         text.append(" · ", style="dim")
         text.append(f"{ago(now - last_at if last_at is not None else None)} ago")
