@@ -358,3 +358,22 @@ async def test_narrow_terminal_stacks_the_cards(clock):
         await settle(pilot)
         old, new = app.query_one("#card-old"), app.query_one("#card-new")
         assert new.region.y == old.region.y and new.region.x > old.region.x
+
+
+async def test_revoke_locks_while_probing_is_paused(clock):
+    demo = fixed_demo(clock)
+    app = demo_app(clock, demo)
+    notes = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await reach_ready(pilot, clock, app)
+        await pilot.press("p")
+        await settle(pilot)
+        assert revoke_button(app).disabled and footer_revoke_dimmed(app)
+        assert "PAUSED" in gate_words(app)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        assert any("paused" in n for n in notes), notes
+        await pilot.press("p")
+        await step(pilot, clock, INTERVAL)
+        assert not revoke_button(app).disabled

@@ -232,7 +232,8 @@ class DashboardScreen(Screen[None]):
         """Copy the engine's state into the reactives and draw; `roles` limits the cards."""
         engine = self.engine
         self.phase = engine.phase
-        self.revoke_allowed = engine.can_revoke
+        # Paused probes are stale evidence: Revoke waits for fresh answers.
+        self.revoke_allowed = engine.can_revoke and not engine.paused
         self.paused = engine.paused
         # `c` and `a` depend on engine state that is not a reactive; the Footer is rebuilt
         # only when that state changes (a rebuild on every probe costs a style pass).
@@ -294,6 +295,8 @@ class DashboardScreen(Screen[None]):
         phase = engine.phase
         old = engine.tracks[Role.OLD]
         if phase in PRE_REVOKE:
+            if engine.paused:
+                return "locked", "PAUSED", "probing paused · press p to resume; Revoke waits for fresh answers"
             if engine.gate.open:
                 return "open", "REVOKE UNLOCKED", (
                     f"new key live {engine.rotation.streak}× in a row"
@@ -357,6 +360,10 @@ class DashboardScreen(Screen[None]):
                         markup=False)
 
     def explain_locked(self) -> None:
+        if self.engine.paused and self.engine.can_revoke:
+            self.notify("Revoke is locked while probing is paused: press p to resume, so the "
+                        "gate is judged on fresh answers.", severity="warning", markup=False)
+            return
         try:
             self.engine.check_revoke()
         except (GateLocked, RevokeRefused) as exc:
