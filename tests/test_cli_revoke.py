@@ -237,3 +237,18 @@ async def test_revoke_with_a_rejected_admin_key_fails_cleanly(server: ProviderSe
     assert server.admin_writes() == []
     assert server.key_by_raw(old_key(server)).status == "active"
 
+
+
+async def test_an_unwritable_audit_log_stops_revoke_before_anything_happens(
+    anthropic_server: ProviderServer, kt: Keyturn
+) -> None:
+    """A revocation that could not be recorded does not start (the state dir is a file)."""
+    rotation(anthropic_server, kt)
+    kt.state_dir.parent.mkdir(parents=True, exist_ok=True)
+    kt.state_dir.write_text("not a directory")
+    for command in (["revoke", "svc", "--yes"], ["watch", "svc", "--headless", "--timeout", "5"]):
+        result = kt.run(*command)
+        assert result.code == 2, result.err
+        assert len(result.err_lines) == 1
+        assert "state_dir" in result.err and str(kt.config) in result.err
+    assert anthropic_server.hits() == []

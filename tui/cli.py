@@ -324,9 +324,23 @@ def _print_events(engine: RotationEngine) -> None:
 
 
 def _audit_for(cfg):
+    """The audit log of a run that may act; refused (exit 2) when it cannot be written.
+
+    Every step of a rotation is recorded: a run that could not record what it did (the
+    state dir is a file, a read-only mount) stops before probing, not mid-revoke.
+    """
+    import os
+
     from tui.audit import AuditLog
 
-    return AuditLog(cfg.state_dir)
+    audit = AuditLog(cfg.state_dir)
+    try:
+        audit.dir.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(audit.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
+    except OSError as exc:
+        raise Fail(f"{cfg.path}: state_dir: cannot write the audit log {audit.path} "
+                   f"({type(exc).__name__}); set state_dir or KEYTURN_STATE_DIR", EXIT_USAGE) from None
+    return audit
 
 
 # -- commands -----------------------------------------------------------------------
