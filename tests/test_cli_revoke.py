@@ -252,3 +252,24 @@ async def test_an_unwritable_audit_log_stops_revoke_before_anything_happens(
         assert len(result.err_lines) == 1
         assert "state_dir" in result.err and str(kt.config) in result.err
     assert anthropic_server.hits() == []
+
+
+async def test_a_deployment_that_breaks_after_revoke_raises_the_alarm(
+    anthropic_server: ProviderServer, kt: Keyturn
+) -> None:
+    """Part of the fleet still held the OLD key: after revoke the deployment is refused."""
+    server = anthropic_server
+    rotation(server, kt)
+
+    def deactivate_then_break(request):
+        if request.method == "POST":
+            server.serving = CANARY_OLD  # the instance that answers next still has OLD
+        return None
+
+    server.always("admin", deactivate_then_break)
+    result = kt.run("revoke", "svc", "--yes", "--timeout", "10")
+    assert result.code == 1, result.out + result.err
+    assert "ALARM" in result.err
+    assert "Reactivate" in result.err  # Anthropic can roll back
+    assert len(server.admin_writes()) == 1
+    assert "done" not in result.out.splitlines()[-1]
