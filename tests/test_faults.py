@@ -500,3 +500,23 @@ async def test_a_rate_limited_deployment_is_throttled_and_backed_off(server: Pro
     assert deployed and all(r.verdict is Verdict.THROTTLED for r in deployed)
     assert deployed[0].retry_after == 0.5
     assert len(deployed) <= 4  # every 0.5 s, not every 50 ms
+
+
+async def test_the_shared_client_recovers_after_every_fault(server: ProviderServer) -> None:
+    """One client for the whole run: a fault on one probe never poisons the next one."""
+    server.add_key(KEY[server.flavour])
+    server.trickle_every = 0.02
+    server.slow_seconds = 0.5
+    provider = provider_at(server.flavour, server.url)
+    faults = ["trickle_headers", "slow", "reset_mid_body", "close", "huge_body", "truncated_json",
+              "html_502", 529]
+    server.huge_size = 4 * 1024 * 1024
+    async with open_client(provider) as client:
+        for fault in faults:
+            server.script("models", fault)
+            broken = await provider.probe(client, Secret(KEY[server.flavour]), 0.3)
+            assert broken.verdict is not Verdict.LIVE, fault
+            healthy = await provider.probe(client, Secret(KEY[server.flavour]), 1.0)
+            assert healthy.verdict is Verdict.LIVE, (fault, healthy.detail)
+    # Faults cost a fresh connection at most each; healthy probes reuse them.
+    assert server.connections <= len(faults) + 1
