@@ -6,9 +6,13 @@ propagation window takes milliseconds and every run sees the same answers.
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 import pytest
 from textual.widgets import Button, Static
 
+from providers.simulated import SimulatedProvider
 from tests.support_app import (
     INTERVAL,
     STREAK,
@@ -25,6 +29,7 @@ from tui.rotation import Phase
 from tui.scheduler import FakeClock
 from tui.screens.confirm import ConfirmationModal
 from tui.screens.dashboard import DashboardScreen
+from tui.screens.help import HelpScreen
 from tui.screens.new_key import NewKeyModal
 from tui.widgets.gate_bar import GateBar
 
@@ -377,3 +382,40 @@ async def test_revoke_locks_while_probing_is_paused(clock):
         await pilot.press("p")
         await step(pilot, clock, INTERVAL)
         assert not revoke_button(app).disabled
+
+
+class HeldTransport(httpx.AsyncBaseTransport):
+    """Holds every request until released: a provider that does not answer."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.waiting = 0
+        self.released: asyncio.Event | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.released = self.released or asyncio.Event()
+        self.waiting += 1
+        await self.released.wait()
+        return await self.inner.handle_async_request(request)
+
+
+async def test_keys_work_while_every_probe_hangs(clock):
+    demo = fixed_demo(clock)
+    held = HeldTransport(demo.world.transport)
+    demo.provider = SimulatedProvider(transport=held)
+    demo.rotation = demo.rotation.model_copy(update={"timeout": 60.0})
+    app = demo_app(clock, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await step(pilot, clock, 1.0)
+        assert held.waiting == 3  # OLD, NEW and the deployment: all stuck in flight
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape", "p")
+        await settle(pilot)
+        assert app.engine.paused and "PAUSED" in str(app.screen.query_one("#header").render())
+        assert all(track.probes == 0 for track in app.engine.tracks.values())
+        held.released.set()
+        await pilot.press("p")
+        await step(pilot, clock, 1.0)
+        assert app.engine.tracks[Role.NEW].probes > 0
