@@ -14,7 +14,7 @@ import pytest
 
 from tests.provider_server import ANTHROPIC, ProviderServer, Reply, fingerprint
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, CANARY_OPENAI
-from tests.support_cli import Keyturn
+from tests.support_cli import Keyturn, Result
 
 pytest_plugins = ["tests.server_fixtures"]
 
@@ -188,3 +188,31 @@ async def test_watch_headless_with_a_wrong_base_url_never_opens(kt: Keyturn, ser
     assert result.code == 1
     assert "unexpected" in result.out
     assert "HTML" in result.out  # the reason is shown, not just the verdict
+
+
+async def test_a_prompt_reference_in_a_pipeline(anthropic_server: ProviderServer, kt: Keyturn) -> None:
+    """`old = "prompt"` with no terminal: the key piped on stdin, or one clear line (exit 2)."""
+    import subprocess
+
+    anthropic_server.add_key(CANARY_OLD)
+    kt.write_config(anthropic_server, deployment=False)
+    with kt.config.open("a") as fh:
+        fh.write('old = "prompt"\n')
+    result = kt.run("probe", "svc")  # stdin is /dev/null
+    assert result.code == 2
+    assert len(result.err_lines) == 1 and "needs a terminal" in result.err
+    proc = subprocess.run(
+        [kt_command(), "--config", str(kt.config), "probe", "svc", "--json"],
+        input=CANARY_OLD + "\n", capture_output=True, text=True, env=kt.env(), timeout=30,
+        check=False,
+    )
+    kt.check_no_canary(Result(proc.returncode, proc.stdout, proc.stderr, 0.0))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # no "password may be echoed" warning
+    assert targets(json.loads(proc.stdout))["old"]["verdict"] == "live"
+
+
+def kt_command() -> str:
+    from tests.support_cli import KEYTURN
+
+    return KEYTURN

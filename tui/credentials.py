@@ -196,18 +196,38 @@ def resolve(ref: str, label: str, *, required: bool = True, prompt=None) -> Secr
     # prompt: asked once per process, held in memory only
     if label in _prompted:
         return _prompted[label]
-    if prompt is None:
-        import getpass
-
-        prompt = getpass.getpass
-    raw = prompt(f"{label}: ")
+    raw = (prompt or ask_hidden)(f"{label}: ")
     if not raw or not raw.strip():
         if required:
-            raise CredentialError(f"{label}: nothing entered")
+            raise CredentialError(
+                f"{label}: nothing entered (a `prompt` reference needs a terminal, "
+                "or the key piped on stdin)"
+            )
         return None
     secret = Secret(raw, "prompt")
     _prompted[label] = secret
     return secret
+
+
+def ask_hidden(question: str) -> str:
+    """A hidden prompt on a terminal; one line of stdin when piped; "" when there is none.
+
+    getpass on a pipe warns that input "may be echoed" and raises EOFError on an empty
+    stdin; a pipeline gets neither: it pipes the key, or is told what is missing.
+    """
+    import sys
+
+    stdin = sys.stdin
+    if stdin is None or stdin.closed:
+        return ""
+    if stdin.isatty():
+        import getpass
+
+        try:
+            return getpass.getpass(question)
+        except EOFError:
+            return ""
+    return stdin.readline()
 
 
 # -- keychain -----------------------------------------------------------------
