@@ -280,3 +280,34 @@ async def test_a_raw_key_pasted_into_the_config_is_refused_without_echo(
     assert "looks like a raw key" in result.err
     assert server.hits() == []
 
+
+
+def test_secret_set_never_echoes_the_key(
+    kt: Keyturn, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    memory_keyring,
+) -> None:
+    """Piped into `secret set`: stored in the keychain, shown only masked."""
+    import io
+
+    kt.config.write_text('[rotations.svc]\nprovider = "anthropic"\n')
+    monkeypatch.setattr("sys.stdin", io.StringIO(CANARY_NEW + "\n"))
+    result = _main(kt, capsys, "secret", "set", "svc", "new")
+    assert result.code == 0, result.err
+    assert memory_keyring.get_password("keyturn", "svc/new") == CANARY_NEW
+    assert "…" + CANARY_NEW[-4:] in result.out
+
+
+async def test_secret_set_without_a_keychain_says_so(kt: Keyturn) -> None:
+    import subprocess
+
+    from tests.support_cli import KEYTURN
+
+    kt.config.write_text('[rotations.svc]\nprovider = "anthropic"\n')
+    proc = subprocess.run([KEYTURN, "--config", str(kt.config), "secret", "set", "svc", "old"],
+                          input=CANARY_OLD + "\n", capture_output=True, text=True, env=kt.env(),
+                          timeout=30, check=False)
+    result = Result(proc.returncode, proc.stdout, proc.stderr, 0.0)
+    kt.check_no_canary(result)
+    assert result.code == 2
+    assert "env:" in result.err and "PYTHON_KEYRING_BACKEND" in result.err
+    assert "Traceback" not in result.err
