@@ -419,3 +419,25 @@ async def test_keys_work_while_every_probe_hangs(clock):
         await pilot.press("p")
         await step(pilot, clock, 1.0)
         assert app.engine.tracks[Role.NEW].probes > 0
+
+
+async def test_without_a_new_key_n_enters_it_and_the_rotation_proceeds(clock):
+    demo = fixed_demo(clock)
+    demo.keys.new = None  # configured rotation with an empty NEW slot: not rotating yet
+    app = demo_app(clock, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await step(pilot, clock, 2.0)
+        card = str(app.query_one("#card-new .facts", Static).render())
+        assert "no new key yet" in card and "press n" in card
+        assert "no new key yet" in gate_words(app)
+        assert app.engine.phase is Phase.WAITING
+        await pilot.press("n")
+        await settle(pilot)
+        app.screen.query_one("#new-key").value = demo.world.new
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        await step(pilot, clock, INTERVAL)
+        assert app.engine.tracks[Role.NEW].probes >= 1  # probed at once, not at the next start
+        await reach_ready(pilot, clock, app)
+        assert not revoke_button(app).disabled
