@@ -64,7 +64,10 @@ def main() -> int:
         made = [path.name]
         if cairosvg is not None:
             png = path.with_suffix(".png")
-            cairosvg.svg2png(bytestring=svg.encode("utf-8"), write_to=str(png))
+            # cairosvg does not fall back along "Fira Code, monospace" and would draw the
+            # terminal in a proportional face; name the machine's monospace font instead.
+            mono = svg.replace("Fira Code, monospace", "DejaVu Sans Mono, monospace")
+            cairosvg.svg2png(bytestring=mono.encode("utf-8"), write_to=str(png))
             made.append(png.name)
         print(f"{scene.name:<12} {scene.size[0]}x{scene.size[1]}  " + "  ".join(made))
     return 0
