@@ -65,7 +65,7 @@ def _main(kt: Keyturn, capsys: pytest.CaptureFixture[str], *args: str) -> Result
 # -- success, every command ---------------------------------------------------------------
 
 
-async def test_every_command_through_a_whole_rotation_leaks_nothing(
+def test_every_command_through_a_whole_rotation_leaks_nothing(
     server: ProviderServer, kt: Keyturn
 ) -> None:
     rotation(server, kt)
@@ -97,7 +97,7 @@ FAULTS = [401, 403, 404, 429, 500, 502, 529, "reset_mid_body", "close", "html_20
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[str(f) for f in FAULTS])
-async def test_probe_through_every_fault_leaks_nothing(
+def test_probe_through_every_fault_leaks_nothing(
     anthropic_server: ProviderServer, kt: Keyturn, fault: int | str
 ) -> None:
     rotation(anthropic_server, kt)
@@ -115,7 +115,7 @@ async def test_probe_through_every_fault_leaks_nothing(
 
 
 @pytest.mark.parametrize("fault", ["echo_key", 500, "trickle_headers"])
-async def test_revoke_with_a_misbehaving_admin_api_leaks_nothing(
+def test_revoke_with_a_misbehaving_admin_api_leaks_nothing(
     anthropic_server: ProviderServer, kt: Keyturn, fault: int | str
 ) -> None:
     rotation(anthropic_server, kt)
@@ -223,7 +223,7 @@ def run_with_crash(kt: Keyturn, where: str, *args: str, timeout: float = 30) -> 
     return result
 
 
-async def test_a_crash_while_sending_in_a_subprocess(anthropic_server: ProviderServer, kt: Keyturn) -> None:
+def test_a_crash_while_sending_in_a_subprocess(anthropic_server: ProviderServer, kt: Keyturn) -> None:
     rotation(anthropic_server, kt)
     result = run_with_crash(kt, "send", "probe", "svc", "--json")
     assert result.code == 4
@@ -234,7 +234,7 @@ async def test_a_crash_while_sending_in_a_subprocess(anthropic_server: ProviderS
     assert anthropic_server.hits() == []  # the hook really stood in for the network
 
 
-async def test_a_crash_in_the_admin_call_in_a_subprocess(anthropic_server: ProviderServer, kt: Keyturn) -> None:
+def test_a_crash_in_the_admin_call_in_a_subprocess(anthropic_server: ProviderServer, kt: Keyturn) -> None:
     rotation(anthropic_server, kt)
     result = run_with_crash(kt, "admin", "revoke", "svc", "--yes", "--timeout", "10")
     assert result.code == 4
@@ -242,7 +242,7 @@ async def test_a_crash_in_the_admin_call_in_a_subprocess(anthropic_server: Provi
     assert anthropic_server.admin_writes() == []
 
 
-async def test_a_crash_in_an_output_listener_in_a_subprocess(
+def test_a_crash_in_an_output_listener_in_a_subprocess(
     anthropic_server: ProviderServer, kt: Keyturn
 ) -> None:
     rotation(anthropic_server, kt)
@@ -251,7 +251,7 @@ async def test_a_crash_in_an_output_listener_in_a_subprocess(
     assert "Traceback" not in result.err
 
 
-async def test_an_interrupt_mid_watch_leaks_nothing(anthropic_server: ProviderServer, kt: Keyturn) -> None:
+def test_an_interrupt_mid_watch_leaks_nothing(anthropic_server: ProviderServer, kt: Keyturn) -> None:
     rotation(anthropic_server, kt, serving=CANARY_OLD)
     proc = kt.popen("watch", "svc", "--headless", "--timeout", "30")
     try:
@@ -269,7 +269,7 @@ async def test_an_interrupt_mid_watch_leaks_nothing(anthropic_server: ProviderSe
     assert "Traceback" not in result.err
 
 
-async def test_a_raw_key_pasted_into_the_config_is_refused_without_echo(
+def test_a_raw_key_pasted_into_the_config_is_refused_without_echo(
     server: ProviderServer, kt: Keyturn
 ) -> None:
     rotation(server, kt)
@@ -297,7 +297,7 @@ def test_secret_set_never_echoes_the_key(
     assert "…" + CANARY_NEW[-4:] in result.out
 
 
-async def test_secret_set_without_a_keychain_says_so(kt: Keyturn) -> None:
+def test_secret_set_without_a_keychain_says_so(kt: Keyturn) -> None:
     import subprocess
 
     from tests.support_cli import KEYTURN

@@ -41,7 +41,7 @@ def targets(doc: dict) -> dict[str, dict]:
     return {t["role"]: t for t in doc["targets"]}
 
 
-async def test_probe_json_all_live_exits_0(server: ProviderServer, kt: Keyturn) -> None:
+def test_probe_json_all_live_exits_0(server: ProviderServer, kt: Keyturn) -> None:
     healthy(server, kt)
     result = kt.run("probe", "svc", "--json")
     assert result.code == 0, result.err
@@ -66,7 +66,7 @@ async def test_probe_json_all_live_exits_0(server: ProviderServer, kt: Keyturn) 
     assert result.err == ""
 
 
-async def test_probe_table_names_every_target(server: ProviderServer, kt: Keyturn) -> None:
+def test_probe_table_names_every_target(server: ProviderServer, kt: Keyturn) -> None:
     healthy(server, kt)
     result = kt.run("probe", "svc")
     assert result.code == 0, result.err
@@ -85,7 +85,7 @@ async def test_probe_table_names_every_target(server: ProviderServer, kt: Keytur
         ("deployment_rejected", "deployment", "rejected"),
     ],
 )
-async def test_probe_exits_1_when_the_active_key_or_deployment_fails(
+def test_probe_exits_1_when_the_active_key_or_deployment_fails(
     server: ProviderServer, kt: Keyturn, setup: str, role: str, verdict: str
 ) -> None:
     healthy(server, kt)
@@ -111,7 +111,7 @@ async def test_probe_exits_1_when_the_active_key_or_deployment_fails(
         ("new_slow", "new", "unreachable"),
     ],
 )
-async def test_probe_exits_3_when_the_only_problems_are_indeterminate(
+def test_probe_exits_3_when_the_only_problems_are_indeterminate(
     server: ProviderServer, kt: Keyturn, setup: str, role: str, verdict: str
 ) -> None:
     healthy(server, kt)
@@ -129,7 +129,7 @@ async def test_probe_exits_3_when_the_only_problems_are_indeterminate(
     assert "rejected" not in {t["verdict"] for t in doc.values()}
 
 
-async def test_probe_judges_the_new_key_not_the_old_one(server: ProviderServer, kt: Keyturn) -> None:
+def test_probe_judges_the_new_key_not_the_old_one(server: ProviderServer, kt: Keyturn) -> None:
     healthy(server, kt)
     server.keys[old_key(server)].status = "deleted"  # revoked already: fine for a probe
     result = kt.run("probe", "svc", "--json")
@@ -137,7 +137,7 @@ async def test_probe_judges_the_new_key_not_the_old_one(server: ProviderServer, 
     assert targets(json.loads(result.out))["old"]["verdict"] == "rejected"
 
 
-async def test_probe_with_only_an_old_key_and_no_keychain(server: ProviderServer, kt: Keyturn) -> None:
+def test_probe_with_only_an_old_key_and_no_keychain(server: ProviderServer, kt: Keyturn) -> None:
     """Not rotating yet: new and admin unset (their keychain slots), and no keychain here."""
     server.add_key(old_key(server))
     kt.write_config(server, old=old_key(server), deployment=False)
@@ -146,7 +146,7 @@ async def test_probe_with_only_an_old_key_and_no_keychain(server: ProviderServer
     assert set(targets(json.loads(result.out))) == {"old"}
 
 
-async def test_probe_of_an_unknown_rotation_exits_2_on_one_line(server: ProviderServer, kt: Keyturn) -> None:
+def test_probe_of_an_unknown_rotation_exits_2_on_one_line(server: ProviderServer, kt: Keyturn) -> None:
     healthy(server, kt)
     result = kt.run("probe", "nope", "--json")
     assert result.code == 2
@@ -158,7 +158,7 @@ async def test_probe_of_an_unknown_rotation_exits_2_on_one_line(server: Provider
 # -- watch --headless -----------------------------------------------------------------
 
 
-async def test_watch_headless_exits_0_when_the_gate_opens(server: ProviderServer, kt: Keyturn) -> None:
+def test_watch_headless_exits_0_when_the_gate_opens(server: ProviderServer, kt: Keyturn) -> None:
     healthy(server, kt, admin=CANARY_ADMIN)
     result = kt.run("watch", "svc", "--headless", "--timeout", "10")
     assert result.code == 0, result.out + result.err
@@ -171,7 +171,7 @@ async def test_watch_headless_exits_0_when_the_gate_opens(server: ProviderServer
     assert server.admin_calls() == []  # watching never revokes
 
 
-async def test_watch_headless_exits_1_on_timeout(server: ProviderServer, kt: Keyturn) -> None:
+def test_watch_headless_exits_1_on_timeout(server: ProviderServer, kt: Keyturn) -> None:
     healthy(server, kt)
     server.serving = old_key(server)  # the deployment never switches
     result = kt.run("watch", "svc", "--headless", "--timeout", "1.5")
@@ -181,7 +181,7 @@ async def test_watch_headless_exits_1_on_timeout(server: ProviderServer, kt: Key
     assert 1.4 < result.elapsed < 8
 
 
-async def test_watch_headless_with_a_wrong_base_url_never_opens(kt: Keyturn, server: ProviderServer) -> None:
+def test_watch_headless_with_a_wrong_base_url_never_opens(kt: Keyturn, server: ProviderServer) -> None:
     healthy(server, kt)
     server.always("models", "html_200")  # a captive portal instead of the API
     result = kt.run("watch", "svc", "--headless", "--timeout", "1")
@@ -190,7 +190,7 @@ async def test_watch_headless_with_a_wrong_base_url_never_opens(kt: Keyturn, ser
     assert "HTML" in result.out  # the reason is shown, not just the verdict
 
 
-async def test_a_prompt_reference_in_a_pipeline(anthropic_server: ProviderServer, kt: Keyturn) -> None:
+def test_a_prompt_reference_in_a_pipeline(anthropic_server: ProviderServer, kt: Keyturn) -> None:
     """`old = "prompt"` with no terminal: the key piped on stdin, or one clear line (exit 2)."""
     import subprocess
 

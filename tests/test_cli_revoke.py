@@ -46,7 +46,7 @@ def first_admin_index(server: ProviderServer) -> int:
     return next(i for i, r in enumerate(hits) if r.route == "admin")
 
 
-async def test_gate_that_never_opens_exits_1_without_any_admin_call(
+def test_gate_that_never_opens_exits_1_without_any_admin_call(
     server: ProviderServer, kt: Keyturn
 ) -> None:
     rotation(server, kt, serving=old_key(server))  # the deployment still serves OLD
@@ -58,7 +58,7 @@ async def test_gate_that_never_opens_exits_1_without_any_admin_call(
     assert len(server.hits("models")) >= 4  # it did probe all that time
 
 
-async def test_yes_with_an_open_gate_deactivates_once_and_confirms(
+def test_yes_with_an_open_gate_deactivates_once_and_confirms(
     server: ProviderServer, kt: Keyturn
 ) -> None:
     rotation(server, kt)
@@ -90,7 +90,7 @@ async def test_yes_with_an_open_gate_deactivates_once_and_confirms(
     assert audit.exists() and fingerprint(old_key(server)) in audit.read_text()
 
 
-async def test_without_yes_and_no_terminal_it_refuses_with_no_admin_call(
+def test_without_yes_and_no_terminal_it_refuses_with_no_admin_call(
     server: ProviderServer, kt: Keyturn
 ) -> None:
     rotation(server, kt, serving=old_key(server))  # a gate that would take long to open
@@ -103,7 +103,7 @@ async def test_without_yes_and_no_terminal_it_refuses_with_no_admin_call(
     assert result.elapsed < 10  # refused at once, not after waiting for the gate
 
 
-async def test_without_an_admin_key_it_prints_the_console_steps_and_waits(
+def test_without_an_admin_key_it_prints_the_console_steps_and_waits(
     server: ProviderServer, kt: Keyturn
 ) -> None:
     rotation(server, kt, admin=False)
@@ -170,7 +170,7 @@ def run_on_a_terminal(kt: Keyturn, answer: bytes, *args: str, timeout: float = 2
     return code, text
 
 
-async def test_on_a_terminal_it_asks_and_no_means_no(server: ProviderServer, kt: Keyturn) -> None:
+def test_on_a_terminal_it_asks_and_no_means_no(server: ProviderServer, kt: Keyturn) -> None:
     rotation(server, kt)
     code, text = run_on_a_terminal(kt, b"n\n", "revoke", "svc", "--timeout", "15")
     assert "[y/N]" in text
@@ -178,7 +178,7 @@ async def test_on_a_terminal_it_asks_and_no_means_no(server: ProviderServer, kt:
     assert server.admin_calls() == []
 
 
-async def test_on_a_terminal_yes_revokes(anthropic_server: ProviderServer, kt: Keyturn) -> None:
+def test_on_a_terminal_yes_revokes(anthropic_server: ProviderServer, kt: Keyturn) -> None:
     rotation(anthropic_server, kt)
     code, text = run_on_a_terminal(kt, b"y\n", "revoke", "svc", "--timeout", "15")
     assert code == 0, text
@@ -188,7 +188,7 @@ async def test_on_a_terminal_yes_revokes(anthropic_server: ProviderServer, kt: K
 # -- OpenAI: find by redacted_value, refuse when unsure, DELETE once -----------------------
 
 
-async def test_openai_refuses_when_several_keys_match(openai_server: ProviderServer, kt: Keyturn) -> None:
+def test_openai_refuses_when_several_keys_match(openai_server: ProviderServer, kt: Keyturn) -> None:
     rotation(openai_server, kt)
     # Another project key with the same redacted_value (same head, same last 3 characters).
     twin = CANARY_OPENAI[:6] + "zz-another-key-of-the-project-9" + CANARY_OPENAI[-3:]
@@ -202,7 +202,7 @@ async def test_openai_refuses_when_several_keys_match(openai_server: ProviderSer
     assert all(k.status == "active" for k in openai_server.keys.values())
 
 
-async def test_openai_refuses_when_no_key_matches(openai_server: ProviderServer, kt: Keyturn) -> None:
+def test_openai_refuses_when_no_key_matches(openai_server: ProviderServer, kt: Keyturn) -> None:
     rotation(openai_server, kt)
     # The project's list shows no key that fits the old one (it lives in another project).
     openai_server.hint = lambda raw: "sk-pro...000"  # type: ignore[method-assign]
@@ -213,7 +213,7 @@ async def test_openai_refuses_when_no_key_matches(openai_server: ProviderServer,
     assert openai_server.key_by_raw(CANARY_OPENAI).status == "active"
 
 
-async def test_openai_deletes_exactly_once(openai_server: ProviderServer, kt: Keyturn) -> None:
+def test_openai_deletes_exactly_once(openai_server: ProviderServer, kt: Keyturn) -> None:
     rotation(openai_server, kt)
     for i in range(45):  # more than two pages of project keys
         openai_server.add_key(f"sk-proj-other-key-number-{i:04d}-of-the-project-xyz{i:03d}")
@@ -228,7 +228,7 @@ async def test_openai_deletes_exactly_once(openai_server: ProviderServer, kt: Ke
     assert sum(k.status == "deleted" for k in openai_server.keys.values()) == 1
 
 
-async def test_revoke_with_a_rejected_admin_key_fails_cleanly(server: ProviderServer, kt: Keyturn) -> None:
+def test_revoke_with_a_rejected_admin_key_fails_cleanly(server: ProviderServer, kt: Keyturn) -> None:
     rotation(server, kt)
     server.admin_key = "sk-ant-admin01-a-different-admin-key-000000000"
     result = kt.run("revoke", "svc", "--yes", "--timeout", "10")
@@ -239,7 +239,7 @@ async def test_revoke_with_a_rejected_admin_key_fails_cleanly(server: ProviderSe
 
 
 
-async def test_an_unwritable_audit_log_stops_revoke_before_anything_happens(
+def test_an_unwritable_audit_log_stops_revoke_before_anything_happens(
     anthropic_server: ProviderServer, kt: Keyturn
 ) -> None:
     """A revocation that could not be recorded does not start (the state dir is a file)."""
@@ -254,7 +254,7 @@ async def test_an_unwritable_audit_log_stops_revoke_before_anything_happens(
     assert anthropic_server.hits() == []
 
 
-async def test_a_deployment_that_breaks_after_revoke_raises_the_alarm(
+def test_a_deployment_that_breaks_after_revoke_raises_the_alarm(
     anthropic_server: ProviderServer, kt: Keyturn
 ) -> None:
     """Part of the fleet still held the OLD key: after revoke the deployment is refused."""
@@ -264,7 +264,6 @@ async def test_a_deployment_that_breaks_after_revoke_raises_the_alarm(
     def deactivate_then_break(request):
         if request.method == "POST":
             server.serving = CANARY_OLD  # the instance that answers next still has OLD
-        return None
 
     server.always("admin", deactivate_then_break)
     result = kt.run("revoke", "svc", "--yes", "--timeout", "10")
