@@ -71,6 +71,8 @@ CONFIGS: list[tuple[str, str, str]] = [
      "rotations.svc.deployment"),
     ("base-url-javascript", GOOD_ROTATION.replace('"http://127.0.0.1:9"', '"javascript:alert(1)"'),
      "rotations.svc.base_url"),
+    ("base-url-plain-http", GOOD_ROTATION.replace('"http://127.0.0.1:9"', '"http://api.anthropic.com"'),
+     "rotations.svc.base_url"),
     ("base-url-with-query", GOOD_ROTATION.replace('"http://127.0.0.1:9"', '"https://api.example?x=1"'),
      "rotations.svc.base_url"),
     ("anthropic-base-url-with-v1", GOOD_ROTATION.replace('"http://127.0.0.1:9"',

@@ -59,6 +59,9 @@ class Defaults(_Strict):
     indeterminate: Policy = "reset"
 
 
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
 def _check_url(value: str | None, *, root: bool = False) -> str | None:
     """An http(s) URL with a host and a valid port; a `root` (base_url) has no query."""
     if value is None:
@@ -75,6 +78,10 @@ def _check_url(value: str | None, *, root: bool = False) -> str | None:
         raise ValueError(problem)
     if root and (parts.query or parts.fragment):
         raise ValueError("must not have a query or fragment (paths are appended to it)")
+    if root and parts.scheme == "http" and parts.hostname not in LOOPBACK:
+        # base_url receives the keys: over plain http anyone on the path reads them
+        # (even a provider that redirects to https has seen the key by then).
+        raise ValueError("must be https:// (keys are sent to it); http:// only for localhost")
     return value
 
 
