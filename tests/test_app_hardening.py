@@ -183,3 +183,274 @@ async def test_resizing_while_probes_are_in_flight_never_crashes_and_the_rotatio
         assert "DONE" in screen_text(app)
     assert app.return_code in (None, 0)
     assert len([c for c in demo.world.revoke_calls()]) == 1
+
+
+# -- the secret canary, over real HTTP, through faults to done ------------------------------------
+
+
+@pytest.fixture
+def loopback(monkeypatch: pytest.MonkeyPatch):
+    """The loopback Anthropic server knowing the canary keys; the config reads them from env:."""
+    monkeypatch.setenv("KT_OLD", CANARY_OLD)
+    monkeypatch.setenv("KT_NEW", CANARY_NEW)
+    monkeypatch.setenv("KT_ADMIN", CANARY_ADMIN)
+    with ProviderServer() as server:
+        server.add_key(CANARY_OLD)
+        server.add_key(CANARY_NEW)
+        server.admin_key = CANARY_ADMIN
+        server.serving = CANARY_OLD
+        yield server
+
+
+def loopback_config(tmp_path: Path, server: ProviderServer):
+    from tui import config
+
+    path = tmp_path / "keyturn.toml"
+    path.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n'
+        "[rotations.svc]\n"
+        'provider = "anthropic"\n'
+        'old = "env:KT_OLD"\nnew = "env:KT_NEW"\nadmin = "env:KT_ADMIN"\n'
+        f'base_url = "{server.base_url}"\ndeployment = "{server.deployment_url}"\n'
+        # hold: a timeout on a loaded machine is no evidence and must not re-lock the gate.
+        'interval = 0.3\ntimeout = 0.25\nstreak = 3\nindeterminate = "hold"\n',
+        encoding="utf-8",
+    )
+    return config.load(path)
+
+
+async def real_wait(pilot, predicate, timeout: float = 15.0) -> None:
+    """Poll a condition on the real clock (the loopback probes run on it)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.03)
+    await settle(pilot)
+
+
+#: Every fault the loopback server can answer the probe endpoint with, in the order served.
+MODEL_FAULTS = (429, 500, 529, "html_200", "html_502", "truncated_json", "reset_mid_body",
+                "echo_key", "slow", 403)
+
+
+async def test_the_canaries_never_leak_from_the_dashboard_through_faults_and_a_whole_rotation(
+    tmp_path, loopback, isolated_home, capsys,
+):
+    from tui.app import session_for
+
+    server = loopback
+    server.slow_seconds = 0.6  # longer than the timeout: unreachable
+    server.script("models", *MODEL_FAULTS)
+    server.script("deployment", 503, "html_200", "slow", "reset_mid_body")
+    cfg = loopback_config(tmp_path, server)
+    app = KeyturnApp(session_for(cfg, "svc"))
+    verdicts: dict[Role, set[str]] = {role: set() for role in Role}
+    app.engine.listeners.append(
+        lambda e: verdicts[e.role].add(e.result.verdict.value) if hasattr(e, "result") else None)
+    notes = record_notifications(app)
+    shots = tmp_path / "shots"
+    texts: list[str] = []
+
+    def shoot(name: str) -> None:
+        texts.append(screen_text(app))
+        save_shot(app, shots, name)
+
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        seen = {"throttled", "unavailable", "unexpected", "unreachable", "rejected"}
+        await real_wait(pilot, lambda: seen <= verdicts[Role.OLD] | verdicts[Role.NEW])
+        await real_wait(pilot, lambda: {"unavailable", "unexpected", "unreachable"}
+                        <= verdicts[Role.DEPLOYMENT])
+        shoot("faults")
+        # The new-key field with a canary typed into it (shown as dots), then cancelled.
+        await pilot.press("n")
+        await settle(pilot)
+        app.screen.query_one(Input).value = CANARY_NEW
+        await settle(pilot)
+        shoot("new-key-typed")
+        await pilot.press("escape")
+        await settle(pilot)
+        server.serving = CANARY_NEW  # the deploy lands
+        await real_wait(pilot, lambda: app.engine.phase is Phase.READY)
+        shoot("ready")
+        # The admin API answers like a careless gateway, quoting the admin key it was sent.
+        server.script("admin", "echo_key")
+        await pilot.press("r")
+        await settle(pilot)
+        shoot("confirm")
+        await pilot.press("y")
+        await real_wait(pilot, lambda: any("revoke failed" in n for n in notes))
+        await pilot.pause()
+        shoot("revoke-failed")
+        assert server.admin_writes() == []
+        await real_wait(pilot, lambda: app.engine.phase is Phase.READY)
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.press("y")
+        await real_wait(pilot, lambda: app.engine.phase is Phase.VERIFYING)
+        shoot("verifying")
+        await real_wait(pilot, lambda: app.engine.phase is Phase.DONE)
+        await real_wait(pilot, lambda: "report: " in log_text(app))
+        shoot("done")
+        events = log_text(app)
+    assert len(server.admin_writes()) == 1
+    captured = capsys.readouterr()
+    state = tmp_path / "state"
+    assert (state / "audit.jsonl").exists() and list(state.rglob("*report*")), list(state.rglob("*"))
+    assert len(list(shots.glob("*.svg"))) == 7
+    assert_no_canary(captured.out, captured.err, events, "\n".join(notes), *texts,
+                     paths=[tmp_path, isolated_home], canaries=CANARIES)
+
+
+# -- the secret canary through forced crashes (demo on the FakeClock, canary keys) ----------------
+
+
+def canary_app(clock: FakeClock, state: Path, **demo_kwargs) -> tuple[KeyturnApp, object]:
+    """A dashboard on the canary demo that keeps an audit log and writes its report in `state`."""
+    demo = canary_demo(clock, **demo_kwargs)
+    session = Session(demo.rotation, demo.provider, demo.keys, clock=clock,
+                      audit=AuditLog(state), demo=True)
+    return KeyturnApp(session, tick=3600.0), demo
+
+
+async def revoke_to_done(pilot, clock: FakeClock, app: KeyturnApp) -> None:
+    await to_ready(pilot, clock, app)
+    await pilot.press("r")
+    await settle(pilot)
+    await pilot.press("y")
+    await settle(pilot)
+    await until(pilot, clock, lambda: app.engine.phase is Phase.DONE)
+    await app.workers.wait_for_complete()  # the report is written in a thread
+    await settle(pilot)
+
+
+async def test_a_crash_inside_a_probe_shows_unexpected_without_the_key_and_the_rotation_goes_on(
+    clock, tmp_path, isolated_home, capsys,
+):
+    state = tmp_path / "state"
+    app, demo = canary_app(clock, state)
+    real = demo.provider.probe
+    crashes = {"left": 3}
+
+    async def exploding(client, key, timeout):
+        raw = key.reveal()  # the key in a local, as a real bug would hold it
+        if key.fingerprint == demo.keys.new.fingerprint and crashes["left"]:
+            crashes["left"] -= 1
+            raise RuntimeError(f"probe blew up holding {raw}")
+        return await real(client, key, timeout)
+
+    demo.provider.probe = exploding
+    notes = record_notifications(app)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await step(pilot, clock, INTERVAL)
+        card = screen_text(app)
+        assert "UNEXPECTED" in card and "internal error in probe" in card
+        assert app.engine.tracks[Role.NEW].last.detail == "internal error in probe: RuntimeError"
+        crashed_svg = save_shot(app, tmp_path / "shots", "probe-crashed")
+        await revoke_to_done(pilot, clock, app)
+        done_svg = save_shot(app, tmp_path / "shots", "done")
+        events = log_text(app)
+    assert crashes["left"] == 0 and app.return_code in (None, 0)
+    assert "report: " in events
+    captured = capsys.readouterr()
+    assert_no_canary(captured.out, captured.err, card, events, "\n".join(notes), crashed_svg,
+                     done_svg, paths=[tmp_path, isolated_home], canaries=CANARIES)
+
+
+def crash_in_pause(monkeypatch, demo) -> None:
+    """A bug in a key handler: `p` raises with the old key in its message and a local."""
+
+    def action_pause(self) -> None:
+        raw = self.engine.keys.old.reveal()
+        raise RuntimeError(f"pause failed for {raw}")
+
+    monkeypatch.setattr(DashboardScreen, "action_pause", action_pause)
+
+
+def crash_in_phase_handler(monkeypatch, demo) -> None:
+    """A bug in a message handler: the phase moving to `propagating` raises."""
+    real = DashboardScreen.on_phase_moved
+
+    def on_phase_moved(self, message) -> None:
+        if message.phase is Phase.PROPAGATING:
+            keys = self.engine.keys
+            raise KeyError(f"{keys.new.reveal()} / {keys.admin.reveal()}")
+        real(self, message)
+
+    monkeypatch.setattr(DashboardScreen, "on_phase_moved", on_phase_moved)
+
+
+def crash_in_admin_call(monkeypatch, demo) -> None:
+    """A bug inside the revoke worker: the provider's admin call raises with the admin key."""
+
+    async def deactivate(client, admin, key_id, timeout):
+        raw = admin.reveal()
+        raise RuntimeError(f"admin call exploded with {raw}")
+
+    demo.provider.deactivate = deactivate
+
+
+def crash_in_keychain_worker(monkeypatch, demo) -> None:
+    """A bug inside the thread that stores an entered key, with that key in hand."""
+
+    def save_new_key(self, raw: str):
+        raise ValueError(f"keychain refused {raw}")
+
+    monkeypatch.setattr(Session, "save_new_key", save_new_key)
+
+
+async def press_pause(pilot, clock, app) -> None:
+    await step(pilot, clock, 1.0)
+    await pilot.press("p")
+
+
+async def just_probe(pilot, clock, app) -> None:
+    await step(pilot, clock, 5.0)
+
+
+async def revoke(pilot, clock, app) -> None:
+    await to_ready(pilot, clock, app)
+    await pilot.press("r")
+    await settle(pilot)
+    await pilot.press("y")
+    await step(pilot, clock, 1.0)
+
+
+async def enter_new_key(pilot, clock, app) -> None:
+    await step(pilot, clock, 1.0)
+    await pilot.press("n")
+    await settle(pilot)
+    app.screen.query_one(Input).value = CANARY_ADMIN + "x"  # some other key, pasted
+    await pilot.press("enter")
+    await app.workers.wait_for_complete()
+    await step(pilot, clock, 1.0)
+
+
+CRASHES = {
+    "key-handler": (crash_in_pause, press_pause, "RuntimeError"),
+    "message-handler": (crash_in_phase_handler, just_probe, "KeyError"),
+    "admin-worker": (crash_in_admin_call, revoke, "RuntimeError"),
+    "keychain-thread": (crash_in_keychain_worker, enter_new_key, "ValueError"),
+}
+
+
+@pytest.mark.parametrize("where", list(CRASHES))
+async def test_a_crash_in_the_dashboard_ends_with_exit_4_and_shows_no_key_anywhere(
+    where, clock, tmp_path, isolated_home, capsys, monkeypatch,
+):
+    arrange, drive, error = CRASHES[where]
+    state = tmp_path / "state"
+    app, demo = canary_app(clock, state)
+    arrange(monkeypatch, demo)
+    capsys.readouterr()
+    with pytest.raises(Exception) as raised:  # each site raises its own type
+        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+            await drive(pilot, clock, app)
+            await step(pilot, clock, 1.0)
+            pytest.fail(f"no crash at {where}")
+    assert error in f"{type(raised.value).__name__} {raised.value!r}"
+    assert app.return_code == 4
+    captured = capsys.readouterr()
+    output = captured.out + captured.err
+    assert "Traceback" in output and error in output  # the report is there
+    assert " locals " not in output  # Rich titles a frame's locals panel "locals"
+    assert_no_canary(output, paths=[tmp_path, isolated_home], canaries=CANARIES)
