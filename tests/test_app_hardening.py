@@ -32,7 +32,6 @@ from tests.support_canary import (
     CANARY_NEW,
     CANARY_OLD,
     assert_no_canary,
-    leaks,
 )
 from tests.support_hardening import (
     HeldProbes,
@@ -454,3 +453,127 @@ async def test_a_crash_in_the_dashboard_ends_with_exit_4_and_shows_no_key_anywhe
     assert "Traceback" in output and error in output  # the report is there
     assert " locals " not in output  # Rich titles a frame's locals panel "locals"
     assert_no_canary(output, paths=[tmp_path, isolated_home], canaries=CANARIES)
+
+
+# -- a broken config or broken keys: `keyturn watch` exits 2 before any screen ------------------
+
+MASKED_OLD = "sk-ant-…" + CANARY_OLD[-4:]  # copied from the dashboard instead of the key
+
+BROKEN = {
+    # name: (config lines for old/new/admin, environment, words the one line must hold)
+    "missing-env": ('old = "env:KT_GONE"\nnew = "env:KT_NEW"', {}, ["KT_GONE", "not set"]),
+    "new-is-old": ('old = "env:KT_OLD"\nnew = "env:KT_SAME"', {"KT_SAME": CANARY_OLD},
+                   ["same key as the old one"]),
+    "two-keys-in-one-var": ('old = "env:KT_OLD"\nnew = "env:KT_TWO"',
+                            {"KT_TWO": f"{CANARY_NEW} {CANARY_ADMIN}"}, ["env:KT_TWO", "spaces"]),
+    "masked-key-in-var": ('old = "env:KT_MASKED"\nnew = "env:KT_NEW"', {"KT_MASKED": MASKED_OLD},
+                          ["env:KT_MASKED", "non-ASCII"]),
+    "escape-in-var": ('old = "env:KT_OLD"\nnew = "env:KT_ESC"',
+                      {"KT_ESC": CANARY_NEW[:20] + "\x1b[2J" + CANARY_NEW[20:]},
+                      ["env:KT_ESC", "control"]),
+    "raw-key-in-config": (f'old = "env:KT_OLD"\nnew = "{CANARY_NEW}"', {}, ["new", "raw key"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_watch_with_a_broken_config_or_key_exits_2_with_one_line_and_starts_no_dashboard(
+    case, tmp_path, isolated_home, monkeypatch, capsys,
+):
+    import tui.app
+    from tui import cli
+
+    lines, env, words = BROKEN[case]
+    monkeypatch.setenv("KT_OLD", CANARY_OLD)
+    monkeypatch.setenv("KT_NEW", CANARY_NEW)
+    monkeypatch.delenv("KT_GONE", raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    path = tmp_path / "keyturn.toml"
+    path.write_text(f'state_dir = "{tmp_path / "state"}"\n[rotations.svc]\nprovider = "anthropic"\n'
+                    f"{lines}\n", encoding="utf-8")
+    monkeypatch.setattr(tui.app, "_run", lambda app: pytest.fail("a dashboard was started"))
+    before = {p for p in tmp_path.rglob("*")} | {p for p in isolated_home.rglob("*")}
+    capsys.readouterr()
+    code = cli.main(["--config", str(path), "watch", "svc"])
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    assert captured.out == ""
+    line = captured.err.strip()
+    assert len(line.splitlines()) == 1 and line.startswith("keyturn: "), captured.err
+    for word in words:
+        assert word in line, line
+    assert "\x1b" not in line
+    after = {p for p in tmp_path.rglob("*")} | {p for p in isolated_home.rglob("*")}
+    assert after == before, "something was written"
+    assert_no_canary(line, canaries=CANARIES)
+
+
+def test_run_dashboard_with_a_key_that_cannot_be_resolved_raises_before_any_screen(
+    tmp_path, monkeypatch,
+):
+    """`run_dashboard` itself (the list's chooser calls it too) raises the error the CLI turns
+    into exit 2; no app is built."""
+    import tui.app
+    from tui import config
+    from tui.credentials import CredentialError
+
+    monkeypatch.setenv("KT_OLD", f"{CANARY_OLD}\n{CANARY_NEW}")
+    path = tmp_path / "keyturn.toml"
+    path.write_text(f'state_dir = "{tmp_path / "state"}"\n[rotations.svc]\nprovider = "anthropic"\n'
+                    'old = "env:KT_OLD"\n', encoding="utf-8")
+    monkeypatch.setattr(tui.app, "_run", lambda app: pytest.fail("a dashboard was started"))
+    with pytest.raises(CredentialError) as raised:
+        tui.app.run_dashboard(config.load(path), "svc")
+    assert "env:KT_OLD" in str(raised.value)
+    assert_no_canary(str(raised.value), canaries=CANARIES)
+
+
+# -- the new-key field: the old key or garbage pasted -------------------------------------------
+
+PASTES = {
+    "the-old-key": (CANARY_OLD, "that is the old key"),
+    "a-stray-keypress": ("y", "too short"),
+    "the-masked-form": (MASKED_OLD, "non-ASCII"),
+    "two-keys": (f"{CANARY_NEW} {CANARY_ADMIN}", "spaces"),
+    "an-escape-sequence": (CANARY_NEW[:20] + "\x1b[31m" + CANARY_NEW[20:], "control"),
+    "the-admin-key-then-a-line": (f"{CANARY_OLD}\n{CANARY_ADMIN}", "that is the old key"),
+}
+
+
+@pytest.mark.parametrize("case", list(PASTES))
+async def test_pasting_the_old_key_or_garbage_as_the_new_key_is_refused_clearly_without_echo(
+    case, clock, tmp_path, isolated_home,
+):
+    pasted, says = PASTES[case]
+    app, _demo = canary_app(clock, tmp_path / "state")
+    notes = record_notifications(app)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await step(pilot, clock, 1.0)
+        new_before = app.engine.keys.new
+        streak_before = app.engine.tracks[Role.NEW].streak
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, NewKeyModal)
+        field = app.screen.query_one(Input)
+        field.post_message(events.Paste(pasted))
+        await settle(pilot)
+        typed_svg = save_shot(app, tmp_path / "shots", "typed")
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)  # no crash, back on the dashboard
+        assert field.value == ""  # the field keeps no copy
+        assert app.engine.keys.new == new_before
+        assert app.engine.tracks[Role.NEW].streak == streak_before  # nothing reset
+        shown = screen_text(app)
+        refused_svg = save_shot(app, tmp_path / "shots", "refused")
+        events_text = log_text(app)
+        await step(pilot, clock, 1.0)  # probing goes on with the real new key
+        assert app.engine.tracks[Role.NEW].streak > streak_before
+    refusal = [n for n in notes if says in n]
+    assert refusal, notes
+    assert "not changed" in refusal[0]
+    assert says in shown  # the toast is on screen
+    assert_no_canary(*notes, shown, events_text, typed_svg, refused_svg,
+                     paths=[tmp_path, isolated_home], canaries=CANARIES)

@@ -46,6 +46,9 @@ class Secret:
         raw = raw.strip()
         if not raw:
             raise CredentialError(f"{source or 'credential'} is empty")
+        problem = unusable(raw)
+        if problem:
+            raise CredentialError(f"{source or 'credential'} {problem}")
         self._raw = raw
         self.fingerprint = fingerprint_of(raw)
         self.masked = mask(raw)
@@ -69,6 +72,22 @@ class Secret:
 
     def __reduce__(self):  # never pickled with its value
         raise TypeError("a Secret cannot be pickled")
+
+
+def unusable(raw: str) -> str | None:
+    """Why `raw` cannot be one key sent in an HTTP header (never quoting it), or None.
+
+    Caught here, a pasted pair of keys, a masked key copied from the screen or a stray
+    escape sequence is one clear message, not a probe that fails for a misleading reason.
+    """
+    if any(c.isspace() for c in raw):
+        return "has spaces or line breaks inside: one key is one word"
+    if raw.isascii() and not raw.isprintable():
+        return "has control characters (a terminal escape?): paste only the key"
+    if not raw.isascii():
+        return ("has non-ASCII characters no key has (the … of a masked key?): "
+                "paste the whole key")
+    return None
 
 
 def remember(raw: str) -> None:

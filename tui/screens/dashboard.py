@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer
 
 from providers.base import AdminError, ProbeResult
-from tui.credentials import CredentialError, Secret
+from tui.credentials import CredentialError, Secret, redact
 from tui.gate import GateState, Role
 from tui.rotation import (
     PRE_REVOKE,
@@ -48,6 +48,9 @@ from tui.widgets.rotation_header import RotationHeader
 
 #: Stores an entered NEW key through the rotation's reference: (Secret, where it went).
 KeySaver = Callable[[str], tuple[Secret, str]]
+
+#: Shorter than any provider's API key: a typed letter or a word pasted by mistake.
+MIN_KEY_LENGTH = 20
 
 #: Phases during which quitting asks first: the old key's fate is not yet proven.
 ASK_BEFORE_QUIT = frozenset({Phase.REVOKING, Phase.VERIFYING})
@@ -455,13 +458,16 @@ class DashboardScreen(Screen[None]):
         if raw is None:
             return
         try:
-            candidate = Secret(raw, "entered")
+            candidate = Secret(raw, "the pasted text")
+            # A stray keypress must not replace a good new key (and reset its streak).
+            if len(candidate.reveal()) < MIN_KEY_LENGTH:
+                raise CredentialError("the pasted text is too short to be an API key")
             if candidate == self.engine.keys.old:
                 raise CredentialError("that is the old key; enter the new one")
             if self.engine.phase not in PRE_REVOKE:
                 raise RevokeRefused(f"cannot replace the new key while {self.engine.phase}")
         except (CredentialError, RevokeRefused) as exc:
-            self.notify(str(exc), severity="error", markup=False)
+            self.notify(f"New key not changed: {redact(str(exc))}", severity="error", markup=False)
             return
         self.store_new_key(raw)
 
