@@ -260,6 +260,9 @@ async def test_the_canaries_never_leak_from_the_dashboard_through_faults_and_a_w
         await real_wait(pilot, lambda: {"unavailable", "unexpected", "unreachable"}
                         <= verdicts[Role.DEPLOYMENT])
         shoot("faults")
+        # Failed deployment answers name no key: counted as unknown, not as another key.
+        dep = str(app.screen.query_one("#card-deployment .facts").render())
+        assert "unknown" in dep and "other" not in dep, dep
         # The new-key field with a canary typed into it (shown as dots), then cancelled.
         await pilot.press("n")
         await settle(pilot)

@@ -3,13 +3,14 @@ and the old/new mix of its recent answers, so the propagation window is seen clo
 
 from __future__ import annotations
 
+from collections import Counter
 from urllib.parse import urlsplit
 
 from rich.text import Text
 from textual.widgets import Static
 
 from providers.base import ProbeResult, Verdict
-from tui.gate import Track, mix, serving
+from tui.gate import Track, serving
 from tui.widgets.probe_card import ProbeCard
 from tui.widgets.style import VERDICT_STYLE, put
 from tui.widgets.verdict_strip import VerdictStrip
@@ -85,14 +86,19 @@ class DeploymentCard(ProbeCard):
             else:
                 text.append(where, style=SERVING_STYLE.get(where, "bold"))
             text.append(" · " if self.compact else "\n", style="dim")
-        n_old, n_new, n_other = mix(track, old_fp, new_fp)
-        total = n_old + n_new + n_other
+        # A failed answer names no key: "unknown", never counted as another key (an alarm).
+        answers = Counter(serving(result, old_fp, new_fp) for result in track.history)
+        n_old, n_new = answers["OLD"], answers["NEW"]
+        n_unknown, n_other = answers["unknown key"], answers["MISMATCH"]
+        total = n_old + n_new + n_unknown + n_other
         text.append("mix ")
         text.append(f"OLD {n_old}", style="yellow" if n_old else "dim")
         text.append(" · ")
         text.append(f"NEW {n_new}", style="green" if n_new else "dim")
         if n_other:
-            text.append(f" · other {n_other}", style="red")
+            text.append(f" · other key {n_other}", style="red")
+        if n_unknown:
+            text.append(f" · unknown {n_unknown}", style="dim")
         text.append(f"  (last {total})\n" if total else "\n", style="dim")
         text.append("streak ")
         done = track.streak >= track.need
