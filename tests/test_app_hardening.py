@@ -580,3 +580,31 @@ async def test_pasting_the_old_key_or_garbage_as_the_new_key_is_refused_clearly_
     assert says in shown  # the toast is on screen
     assert_no_canary(*notes, shown, events_text, typed_svg, refused_svg,
                      paths=[tmp_path, isolated_home], canaries=CANARIES)
+
+
+# -- 40x12: the modals keep what must be seen ------------------------------------------------------
+
+
+async def test_on_a_40x12_terminal_the_modals_keep_the_key_and_their_answers_in_sight(clock):
+    app = demo_app(clock, fixed_demo(clock))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await to_ready(pilot, clock, app)
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.resize_terminal(40, 12)  # made small while the question is open
+        await settle(pilot)
+        confirm = screen_text(app)
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        new_key = screen_text(app)
+        field = app.screen.query_one(Input)
+        assert field.region.bottom <= 12 and field.region.height == 3
+        await pilot.press("escape")
+        await settle(pilot)
+    fingerprint = app.engine.keys.old.fingerprint
+    for words in ("Revoke the OLD key?", fingerprint, "Revoke (y)", "Cancel (n)"):
+        assert words in confirm, confirm
+    for words in ("Enter the NEW key", "paste the new key", "Esc to cancel"):
+        assert words in new_key, new_key

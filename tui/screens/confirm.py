@@ -15,6 +15,9 @@ from textual.widgets import Button, Static
 class ConfirmationModal(ModalScreen[bool]):
     """Asks one question; dismisses with True (confirmed) or False."""
 
+    #: `-short` under 20 rows: less padding so the answers stay on a 40x12 terminal.
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (20, "-tall")]
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes", id="confirm-yes"),
         Binding("enter", "answer(True)", "Yes", show=False, priority=True),

@@ -15,6 +15,9 @@ from textual.widgets import Input, Static
 class NewKeyModal(ModalScreen[str | None]):
     """Dismisses with the raw key typed or pasted (the caller wraps it in a Secret at once)."""
 
+    #: `-short` under 20 rows: less padding so the answers stay on a 40x12 terminal.
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (20, "-tall")]
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, where: str) -> None:
