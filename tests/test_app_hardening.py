@@ -543,43 +543,43 @@ PASTES = {
 }
 
 
-@pytest.mark.parametrize("case", list(PASTES))
 async def test_pasting_the_old_key_or_garbage_as_the_new_key_is_refused_clearly_without_echo(
-    case, clock, tmp_path, isolated_home,
+    clock, tmp_path, isolated_home,
 ):
-    pasted, says = PASTES[case]
+    """Each paste in one dashboard session (one app start instead of six)."""
     app, _demo = canary_app(clock, tmp_path / "state")
     notes = record_notifications(app)
+    seen: list[str] = []
     async with app.run_test(size=(120, 36), notifications=True) as pilot:
         await step(pilot, clock, 1.0)
         new_before = app.engine.keys.new
-        streak_before = app.engine.tracks[Role.NEW].streak
-        await pilot.press("n")
-        await settle(pilot)
-        assert isinstance(app.screen, NewKeyModal)
-        field = app.screen.query_one(Input)
-        field.post_message(events.Paste(pasted))
-        await settle(pilot)
-        typed_svg = save_shot(app, tmp_path / "shots", "typed")
-        await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await settle(pilot)
-        await pilot.pause()
-        assert isinstance(app.screen, DashboardScreen)  # no crash, back on the dashboard
-        assert field.value == ""  # the field keeps no copy
-        assert app.engine.keys.new == new_before
-        assert app.engine.tracks[Role.NEW].streak == streak_before  # nothing reset
-        shown = screen_text(app)
-        refused_svg = save_shot(app, tmp_path / "shots", "refused")
-        events_text = log_text(app)
-        await step(pilot, clock, 1.0)  # probing goes on with the real new key
-        assert app.engine.tracks[Role.NEW].streak > streak_before
-    refusal = [n for n in notes if says in n]
-    assert refusal, notes
-    assert "not changed" in refusal[0]
-    assert says in shown  # the toast is on screen
-    assert_no_canary(*notes, shown, events_text, typed_svg, refused_svg,
-                     paths=[tmp_path, isolated_home], canaries=CANARIES)
+        for case, (pasted, says) in PASTES.items():
+            streak_before = app.engine.tracks[Role.NEW].streak
+            notes.clear()
+            await pilot.press("n")
+            await settle(pilot)
+            assert isinstance(app.screen, NewKeyModal), case
+            field = app.screen.query_one(Input)
+            field.post_message(events.Paste(pasted))
+            await settle(pilot)
+            seen.append(save_shot(app, tmp_path / "shots", f"{case}-typed"))
+            await pilot.press("enter")
+            await app.workers.wait_for_complete()
+            await settle(pilot)
+            await pilot.pause()
+            assert isinstance(app.screen, DashboardScreen), case  # no crash, back on the dashboard
+            assert field.value == "", case  # the field keeps no copy
+            assert app.engine.keys.new == new_before, case
+            assert app.engine.tracks[Role.NEW].streak == streak_before, case  # nothing reset
+            refusal = [n for n in notes if says in n]
+            assert refusal and "not changed" in refusal[0], (case, notes)
+            shown = screen_text(app)
+            assert says in shown, case  # the toast is on screen
+            seen += [*notes, shown, log_text(app), save_shot(app, tmp_path / "shots", f"{case}-refused")]
+            app.clear_notifications()
+            await step(pilot, clock, 1.0)  # probing goes on with the real new key
+            assert app.engine.tracks[Role.NEW].streak > streak_before, case
+    assert_no_canary(*seen, paths=[tmp_path, isolated_home], canaries=CANARIES)
 
 
 # -- 40x12: the modals keep what must be seen ------------------------------------------------------
