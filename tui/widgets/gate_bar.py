@@ -17,7 +17,12 @@ class GateBar(Static):
         text = Text()
         text.append(f" {label} ", style="bold reverse")
         text.append("  " + detail)
-        # The words wrap on a narrow terminal: this one update may change the height.
+        # The words wrap on a narrow terminal: an update may change the height, and then
+        # needs a layout pass. One line before and after needs none: that pass (~25 ms
+        # here) was most of the time from the gate opening to Revoke enabled on screen.
         if getattr(self, "_keyturn_last", None) != text:
             self._keyturn_last = text
-            self.update(text)
+            width = self.content_size.width
+            one_line = bool(width) and text.cell_len <= width
+            self.update(text, layout=not (one_line and getattr(self, "_keyturn_one_line", False)))
+            self._keyturn_one_line = one_line
