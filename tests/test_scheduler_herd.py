@@ -7,6 +7,7 @@ would start the last one ~50 ms late (the scheduler benchmark measured p99 235 m
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 
 from providers.base import ProbeResult, Verdict
 from tui.scheduler import HERD, FakeClock, Scheduler, Target
@@ -43,7 +44,7 @@ async def test_fifty_targets_never_share_an_instant_beyond_the_herd_and_keep_the
     assert max(ticks.values()) <= HERD
     for times in calls.values():
         assert 0.0 <= times[0] < 1.0  # every target starts within its first interval
-        assert [round(b - a, 9) for a, b in zip(times, times[1:])] == [1.0] * (len(times) - 1)
+        assert [round(b - a, 9) for a, b in pairwise(times)] == [1.0] * (len(times) - 1)
     # Spread over the interval, not bunched: the largest gap between phases is small.
     phases = sorted({round(times[0], 9) for times in calls.values()})
     gaps = [b - a for a, b in zip(phases, phases[1:] + [phases[0] + 1.0])]

@@ -6,12 +6,11 @@ import asyncio
 from collections import deque
 
 from providers.anthropic import AnthropicProvider
-from providers.keys import fingerprint
 from providers.base import ProbeResult, Verdict
+from providers.keys import fingerprint
 from tests.benchmarks.support import NEW_KEY, OLD_KEY, Figure, LoopbackServer, median, percentile
 from tui.config import Rotation
 from tui.credentials import Secret
-from tui.gate import Role
 from tui.rotation import Keys, RotationEngine, open_client
 from tui.scheduler import LoopClock, Scheduler, Target
 

@@ -24,11 +24,11 @@ from tests.benchmarks.support import Figure, LoopbackServer
 
 #: name → (what it needs, full-run kwargs, quick-run kwargs)
 PLAN: dict[str, tuple[str, dict, dict]] = {
-    "probe": ("server", {}, {"rounds": 6, "batch": 100}),
+    "probe": ("server", {"rounds": 30, "batch": 100}, {"rounds": 8, "batch": 100}),
     "curl": ("server", {}, {"rounds": 3, "curls": 10, "probes": 100}),
     "connections": ("server", {}, {}),
     "scheduler": ("server", {}, {"duration": 15.0}),
-    "gate": ("server", {}, {"runs": 3}),
+    "gate": ("server", {"runs": 9}, {"runs": 3}),
     "cpu": ("server", {}, {"duration": 15.0, "warmup": 3.0}),
     "memory": ("", {}, {"total": 20_000}),
     "help": ("", {}, {"runs": 9}),
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 fn = run[name]
                 figure = fn(server, **kwargs) if needs == "server" else fn(**kwargs)
-            except Exception as exc:  # one broken figure must not hide the others
+            except Exception as exc:  # noqa: BLE001 (one broken figure must not hide the others)
                 figure = Figure(name, None, "", False, note=f"error: {type(exc).__name__}: {exc}")
                 traceback.print_exc(file=sys.stderr)
             figures.append(figure)

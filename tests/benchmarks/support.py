@@ -10,7 +10,7 @@ import sys
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Keys in Anthropic's shape that the loopback server accepts (never real credentials).
@@ -51,7 +51,7 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     if not ordered:
         return float("nan")
-    rank = max(0, min(len(ordered) - 1, int(round(p / 100 * len(ordered) + 0.5)) - 1))
+    rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank]
 
 
@@ -62,7 +62,7 @@ class LoopbackServer:
         self.process: subprocess.Popen[str] | None = None
         self.port = 0
 
-    def __enter__(self) -> LoopbackServer:
+    def __enter__(self) -> Self:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.benchmarks.server", "--port", "0"],
