@@ -6,6 +6,8 @@ propagation window takes milliseconds and every run sees the same answers.
 
 from __future__ import annotations
 
+import dataclasses
+
 import asyncio
 
 import httpx
@@ -403,7 +405,7 @@ async def test_keys_work_while_every_probe_hangs(clock):
     demo = fixed_demo(clock)
     held = HeldTransport(demo.world.transport)
     demo.provider = SimulatedProvider(transport=held)
-    demo.rotation = demo.rotation.model_copy(update={"timeout": 60.0})
+    demo.rotation = dataclasses.replace(demo.rotation, timeout=60.0)
     app = demo_app(clock, demo)
     async with app.run_test(size=SIZE) as pilot:
         await step(pilot, clock, 1.0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -116,7 +118,7 @@ def test_importing_the_cli_does_not_import_textual():
 async def test_new_key_is_stored_through_a_keyring_reference(memory_keyring, monkeypatch):
     clock = FakeClock()
     demo = fixed_demo(clock)
-    rotation = demo.rotation.model_copy(update={"new": "keyring:keyturn/demo/new"})
+    rotation = dataclasses.replace(demo.rotation, new="keyring:keyturn/demo/new")
     app = demo_app(clock, demo)
     app.session = Session(rotation, demo.provider, demo.keys, clock=clock, demo=False)
     app.engine.rotation = rotation
@@ -137,7 +139,7 @@ async def test_new_key_is_stored_through_a_keyring_reference(memory_keyring, mon
 def test_env_and_prompt_references_keep_an_entered_key_in_memory(ref, memory_keyring):
     clock = FakeClock()
     demo = fixed_demo(clock)
-    rotation = demo.rotation.model_copy(update={"new": ref})
+    rotation = dataclasses.replace(demo.rotation, new=ref)
     session = Session(rotation, demo.provider, demo.keys, clock=clock)
     secret, note = session.save_new_key(NEW_KEY + "y")
     assert secret.fingerprint == fingerprint(NEW_KEY + "y")

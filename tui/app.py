@@ -24,7 +24,6 @@ from tui.credentials import CredentialError, KeychainUnavailable, Reference, Sec
 from tui.rotation import Keys, RotationEngine, load_keys, open_client
 from tui.scheduler import Clock, LoopClock
 from tui.screens.dashboard import DashboardScreen
-from tui.screens.rotation_list import RotationListScreen
 
 EXIT_INTERNAL = 4
 
@@ -139,6 +138,8 @@ class RotationListApp(CrashSafeApp):
         self.error = error
 
     def on_mount(self) -> None:
+        from tui.screens.rotation_list import RotationListScreen  # only `keyturn` needs it
+
         self.push_screen(RotationListScreen(self.cfg), self.exit)
         if self.error:
             self.notify(self.error, severity="error", markup=False, timeout=15)

@@ -1,7 +1,10 @@
 """The config file: TOML, validated with pydantic; unknown keys are errors.
 
 A broken file becomes one ConfigError line that names the file, the key and the
-problem (the CLI exits 2 on it); loading never writes anything.
+problem (the CLI exits 2 on it); loading never writes anything. The file's schema
+(pydantic) lives in config_schema.py and is imported only when a file is validated:
+what the engine runs (Rotation, Config) are plain dataclasses, so the demo and the
+dashboard start without loading pydantic.
 """
 
 from __future__ import annotations
@@ -9,20 +12,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-)
-
-from urllib.parse import urlsplit
-
-from tui.credentials import check_reference, default_reference, looks_like_key, redact_keylike
+from tui.credentials import default_reference, redact_keylike
 
 PROVIDER_NAMES = ("anthropic", "openai", "simulated")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -42,114 +35,9 @@ def parse_duration(text: str) -> float:
     return int(m.group(1)) * DURATION_UNITS[m.group(2)]
 
 
-Seconds = Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)]
-Streak = Annotated[int, Field(ge=1, le=1000, strict=True)]
-Policy = Literal["reset", "hold"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Defaults(_Strict):
-    interval: Seconds = 2.0
-    timeout: Seconds = 1.5
-    streak: Streak = 5
-    #: What an indeterminate result does to a streak: break it (reset) or leave it (hold).
-    indeterminate: Policy = "reset"
-
-
-LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
-
-
-def _check_url(value: str | None, *, root: bool = False) -> str | None:
-    """An http(s) URL with a host and a valid port; a `root` (base_url) has no query."""
-    if value is None:
-        return None
-    problem = "must be an http:// or https:// URL"
-    if value != value.strip() or any(c.isspace() or not c.isprintable() for c in value):
-        raise ValueError(problem + " (no spaces or control characters)")
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018  (raises ValueError for a port out of range)
-    except ValueError:
-        raise ValueError(problem + " with a valid host and port") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(problem)
-    if root and (parts.query or parts.fragment):
-        raise ValueError("must not have a query or fragment (paths are appended to it)")
-    if root and parts.scheme == "http" and parts.hostname not in LOOPBACK:
-        # base_url receives the keys: over plain http anyone on the path reads them
-        # (even a provider that redirects to https has seen the key by then).
-        raise ValueError("must be https:// (keys are sent to it); http:// only for localhost")
-    return value
-
-
-class RotationConfig(_Strict):
-    provider: Literal["anthropic", "openai", "simulated"]
-    old: str | None = None
-    new: str | None = None
-    admin: str | None = None
-    deployment: str | None = None
-    base_url: str | None = None
-    project_id: str | None = None
-    rotate_every: str | None = None
-    interval: Seconds | None = None
-    timeout: Seconds | None = None
-    streak: Streak | None = None
-    indeterminate: Policy | None = None
-
-    @field_validator("old", "new", "admin")
-    @classmethod
-    def _reference(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        problem = check_reference(value)
-        if problem:
-            # The value itself may be a pasted key: the message never repeats it.
-            raise ValueError(problem)
-        return value
-
-    @field_validator("deployment")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        return _check_url(value)
-
-    @field_validator("base_url")
-    @classmethod
-    def _root(cls, value: str | None) -> str | None:
-        return _check_url(value, root=True)
-
-    @field_validator("rotate_every")
-    @classmethod
-    def _every(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
-
-
-class FileConfig(_Strict):
-    defaults: Defaults = Defaults()
-    rotations: dict[str, RotationConfig] = {}
-    #: Where the audit log and reports go (default: the user state dir).
-    state_dir: str | None = None
-
-    @field_validator("rotations")
-    @classmethod
-    def _names(cls, rotations: dict[str, RotationConfig]) -> dict[str, RotationConfig]:
-        for name in rotations:
-            if looks_like_key(name):
-                # A key pasted as a table name: refused, and never repeated.
-                raise ValueError("a rotation name looks like a raw key; name it after the service")
-            if not NAME.match(name):
-                raise ValueError(f"rotation name {name!r} must be letters, digits, '-', '_' or '.'")
-        return rotations
-
-
-class Rotation(BaseModel):
+@dataclass(frozen=True)
+class Rotation:
     """One rotation with defaults applied: what the engine runs."""
-
-    model_config = ConfigDict(frozen=True)
 
     name: str
     provider: str
@@ -177,8 +65,9 @@ class Rotation(BaseModel):
         )
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True)
+class Config:
+    """A loaded config file: its path, its rotations, where the record is kept."""
 
     path: Path
     rotations: dict[str, Rotation]
@@ -225,13 +114,16 @@ def _describe(err: dict) -> str:
         return "unknown key"
     if kind == "missing":
         return "required key is missing"
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
+    msg = msg.removeprefix("Value error, ")
     return msg
 
 
 def validate(data: dict, path: Path) -> Config:
     """Check a parsed TOML document; ConfigError names the first bad key."""
+    from pydantic import ValidationError
+
+    from tui.config_schema import FileConfig
+
     try:
         parsed = FileConfig.model_validate(data)
     except ValidationError as exc:
