@@ -12,6 +12,7 @@ ENGINE = [
     "providers", "providers.base", "providers.anthropic", "providers.openai",
     "providers.deployment", "providers.simulated", "tui.config", "tui.credentials",
     "tui.scheduler", "tui.gate", "tui.rotation", "tui.audit", "tui.lifecycle", "tui.demo",
+    "tui.config_schema",
     "tui.cli",
 ]
 
