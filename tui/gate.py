@@ -116,7 +116,13 @@ def evaluate(
     if not new.complete:
         reasons.append(f"new key {min(new.streak, new.need)}/{new.need} live")
     if deployment is not None:
-        where = serving(deployment.last, old_fp, new_fp)
+        last = deployment.last
+        if deployment.policy == "hold":
+            # A timeout or a 5xx that names no key is no evidence: under `hold` it must not
+            # re-lock the gate; judge the key served from the last answer that names one.
+            last = next((r for r in reversed(deployment.history)
+                         if not (r.verdict.indeterminate and r.served_fingerprint is None)), None)
+        where = serving(last, old_fp, new_fp)
         if where == "OLD":
             reasons.append("deployment still serving OLD")
         elif where == "MISMATCH":
