@@ -41,7 +41,7 @@ def model_streak_ok(history: list[tuple[Verdict, str | None]], role: Role, need:
     return True
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(events=events, need=st.integers(1, 6), policy=st.sampled_from(["reset", "hold"]),
        with_deployment=st.booleans())
 def test_gate_matches_the_rule_after_every_result(events, need, policy, with_deployment):
@@ -58,9 +58,17 @@ def test_gate_matches_the_rule_after_every_result(events, need, policy, with_dep
         gate = evaluate(new, dep, OLD_FP, NEW_FP)
         expected = model_streak_ok(history[Role.NEW], Role.NEW, need, policy)
         if dep is not None:
-            expected = expected and model_streak_ok(history[Role.DEPLOYMENT], Role.DEPLOYMENT, need, policy)
-            # The gate's last deployment answer must name NEW too (not merely a streak).
-            expected = expected and dep.last is not None and dep.last.served_fingerprint == NEW_FP
+            dep_history = history[Role.DEPLOYMENT]
+            expected = expected and model_streak_ok(dep_history, Role.DEPLOYMENT, need, policy)
+            # The key served is judged from the last answer that names one (under `hold`,
+            # an indeterminate answer naming no key is no evidence); it must be NEW.
+            naming = [
+                fp for v, fp in dep_history
+                if not (policy == "hold" and v.indeterminate and fp is None)
+            ]
+            expected = expected and bool(naming) and naming[-1] == NEW_FP
+            # And OLD was not reported within the last `streak` answers, whatever they were.
+            expected = expected and OLD_FP not in [fp for _, fp in dep_history[-need:]]
         assert gate.open == expected, (history, gate)
         if gate.open and dep is not None:
             # Never open while OLD was served within the last streak.
