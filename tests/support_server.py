@@ -43,22 +43,7 @@ class Run:
 
     async def until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
         """Wait (real time, polled on engine events) until `predicate()` holds."""
-        flag = asyncio.Event()
-
-        def check(_event: object) -> None:
-            if predicate():
-                flag.set()
-
-        self.engine.listeners.append(check)
-        try:
-            if predicate():
-                return True
-            await asyncio.wait_for(flag.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            self.engine.listeners.remove(check)
+        return await self.engine.wait_until(predicate, timeout)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

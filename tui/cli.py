@@ -289,24 +289,7 @@ def probe_line(engine: RotationEngine, role: Any, result: ProbeResult) -> str:
 
 async def _wait_for(engine: RotationEngine, done, timeout: float) -> bool:
     """Wait until `done()` is true (checked on every engine event) or the timeout passes."""
-    import asyncio
-
-    flag = asyncio.Event()
-
-    def check(_event: object) -> None:
-        if done():
-            flag.set()
-
-    engine.listeners.append(check)
-    try:
-        if done():
-            return True
-        await asyncio.wait_for(flag.wait(), timeout)
-        return True
-    except TimeoutError:
-        return False
-    finally:
-        engine.listeners.remove(check)
+    return await engine.wait_until(done, timeout)
 
 
 def _print_events(engine: RotationEngine) -> None:
@@ -353,7 +336,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from tui.gate import Role, Track, evaluate, qualifies, serving
     from tui.rotation import load_keys, open_client
 
-    cfg, rotation = _load_rotation(args)
+    _, rotation = _load_rotation(args)
     keys = load_keys(rotation)
     provider = _provider_for(rotation)
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 import httpx
 
-from providers.base import AdminError, AdminReceipt, Provider, ProbeResult, Verdict
+from providers.base import AdminError, AdminReceipt, ProbeResult, Provider, Verdict
 from providers.deployment import DeploymentTarget
 from tui.audit import AuditLog
 from tui.config import Rotation
@@ -199,7 +199,7 @@ class RotationEngine:
 
     def _on_result(self, role_name: str, result: ProbeResult) -> None:
         role = Role(role_name)
-        old_fp, new_fp = self.fingerprints
+        new_fp = self.fingerprints[1]
         verifying = role is Role.OLD and self.phase not in PRE_REVOKE and self.phase is not Phase.REVOKING
         self.tracks[role].record(result, qualifies(role, result, new_fp, verifying))
         self.probe_counts[role] = self.probe_counts.get(role, 0) + 1
@@ -418,6 +418,27 @@ class RotationEngine:
         self._set_phase(Phase.ROLLED_BACK, "old key reactivated")
         self._emit(Notice("old key reactivated (rolled back)", "warning"))
         return receipt
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait until `predicate()` holds (checked on every event) or `timeout` passes."""
+        import asyncio
+
+        flag = asyncio.Event()
+
+        def check(_event: object) -> None:
+            if predicate():
+                flag.set()
+
+        self.listeners.append(check)
+        try:
+            if predicate():
+                return True
+            await asyncio.wait_for(flag.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self.listeners.remove(check)
 
     # -- plumbing -----------------------------------------------------------------
     def _emit(self, event: object) -> None:
