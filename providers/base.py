@@ -207,7 +207,7 @@ def scrub(text: str | None, secrets: list[str]) -> str | None:
         text = text.replace(raw, "****")
         if not shares_piece(text, raw):
             continue  # the usual answer, checked the cheap way round (runs on every probe)
-        for i in range(0, len(raw) - 11):
+        for i in range(len(raw) - 11):
             piece = raw[i : i + 12]
             if piece in text:
                 text = text.replace(piece, "****")
@@ -314,7 +314,7 @@ class Provider:
                     body = await read_capped(streamed, ADMIN_BODY_CAP)
                 finally:
                     await streamed.aclose()
-        except (httpx.TransportError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, httpx.TransportError, OSError) as exc:
             unknown = ""
             if method != "GET" and not isinstance(exc, httpx.ConnectError):
                 # The request may have reached the provider: say so rather than "failed".
@@ -441,7 +441,7 @@ async def send_probe(
                 body = await read_capped(response)
             finally:
                 await response.aclose()
-    except (httpx.TransportError, asyncio.TimeoutError, httpx.TimeoutException, OSError) as exc:
+    except (TimeoutError, httpx.TransportError, httpx.TimeoutException, OSError) as exc:
         latency = (time.perf_counter() - started) * 1000
         verdict = Verdict.UNREACHABLE
         detail = transport_failure(exc)

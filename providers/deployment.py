@@ -14,8 +14,8 @@ import httpx
 
 from providers.base import (
     Classified,
-    Provider,
     ProbeResult,
+    Provider,
     Verdict,
     invalid_url,
     looks_like_html,

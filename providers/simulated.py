@@ -75,6 +75,8 @@ class SimulatedWorld:
     forced: dict[str, list[int]] = field(default_factory=dict)
     old: str = ""
     new: str = ""
+    #: World time from which the provider accepts the new key (its own propagation).
+    new_live_from: float = 0.5
     _t0: float = 0.0
     _revoked_at: float | None = None
     _rng: random.Random = field(init=False)
@@ -84,10 +86,9 @@ class SimulatedWorld:
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         self._t0 = self.clock()
-        if not self.old:
-            self.old = self.add_key().raw
-        if not self.new:
-            self.new = self.add_key(live_from=0.5).raw
+        # Keys given by the caller are registered like the ones the world makes itself.
+        self.old = self.add_key(self.old or None).raw
+        self.new = self.add_key(self.new or None, live_from=self.new_live_from).raw
 
     # -- world state --------------------------------------------------------------
     def now(self) -> float:

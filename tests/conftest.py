@@ -6,7 +6,6 @@ touched only by the test marked `keychain` (which runs under .ci/run).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import keyring
@@ -48,3 +47,15 @@ def forget_revealed_keys():
 
     yield
     credentials._known_raw.clear()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch):
+    """A FakeClock that also stamps probe latencies, for dashboard tests (byte-identical
+    snapshots): probes measure latency with perf_counter, which the fake clock replaces."""
+    from tests.support_app import stamp_latency
+    from tui.scheduler import FakeClock
+
+    fake = FakeClock()
+    stamp_latency(monkeypatch, fake)
+    return fake

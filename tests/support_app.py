@@ -16,11 +16,9 @@ from dataclasses import dataclass
 import pytest
 
 import providers.base
-from providers.simulated import SimulatedProvider, SimulatedWorld
 from tui.app import KeyturnApp, Session
-from tui.credentials import Secret
 from tui.demo import build_demo
-from tui.rotation import Keys, Phase
+from tui.rotation import Phase
 from tui.scheduler import FakeClock
 
 # Fixed demo keys (fake, key-shaped): the masked forms and fingerprints stay the same.
@@ -67,22 +65,9 @@ def fixed_demo(
     new_key: str = NEW_KEY,
 ):
     """The demo (build_demo) with fixed keys, on the FakeClock, with no transport sleeps."""
-    demo = build_demo(clock=clock.now, latency=(0, 0), interval=INTERVAL, timeout=0.4,
+    return build_demo(clock=clock.now, latency=(0, 0), interval=INTERVAL, timeout=0.4,
                       streak=STREAK, admin=admin, breaks_after_revoke=breaks_after_revoke,
-                      switch_at=switch_at, window=window)
-    world = SimulatedWorld(
-        clock=clock.now, seed=7, switch_at=switch_at, window=window, latency=(0, 0),
-        deployment_breaks_after_revoke=breaks_after_revoke,
-        old=old_key, new=new_key, admin_key=ADMIN_KEY,
-    )
-    # SimulatedWorld only registers keys it makes itself; register the fixed ones.
-    world.add_key(old_key)
-    world.add_key(new_key, live_from=0.5)
-    demo.world = world
-    demo.provider = SimulatedProvider(transport=world.transport)
-    demo.keys = Keys(Secret(old_key, "demo"), Secret(new_key, "demo"),
-                     Secret(ADMIN_KEY, "demo") if admin else None)
-    return demo
+                      switch_at=switch_at, window=window, keys=(old_key, new_key, ADMIN_KEY))
 
 
 def demo_app(clock: FakeClock, demo, *, tick: float = 3600.0) -> KeyturnApp:

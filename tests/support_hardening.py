@@ -8,12 +8,9 @@ import asyncio
 import re
 from pathlib import Path
 
-from providers.simulated import SimulatedProvider, SimulatedWorld
 from tests.support_app import INTERVAL, STREAK
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD
-from tui.credentials import Secret
 from tui.demo import build_demo
-from tui.rotation import Keys
 from tui.scheduler import FakeClock
 
 # -- what is on screen ---------------------------------------------------------------
@@ -99,20 +96,10 @@ def save_shot(app, folder: Path, name: str) -> str:
 
 def canary_demo(clock: FakeClock, *, admin: bool = True, breaks_after_revoke: bool = False):
     """The demo on the FakeClock with CANARY_OLD/NEW/ADMIN as its keys."""
-    demo = build_demo(clock=clock.now, latency=(0, 0), interval=INTERVAL, timeout=0.4,
-                      streak=STREAK, admin=admin, breaks_after_revoke=breaks_after_revoke)
-    world = SimulatedWorld(
-        clock=clock.now, seed=7, switch_at=2.0, window=5.0, latency=(0, 0),
-        deployment_breaks_after_revoke=breaks_after_revoke,
-        old=CANARY_OLD, new=CANARY_NEW, admin_key=CANARY_ADMIN,
-    )
-    world.add_key(CANARY_OLD)
-    world.add_key(CANARY_NEW, live_from=0.5)
-    demo.world = world
-    demo.provider = SimulatedProvider(transport=world.transport)
-    demo.keys = Keys(Secret(CANARY_OLD, "env:KT_OLD"), Secret(CANARY_NEW, "env:KT_NEW"),
-                     Secret(CANARY_ADMIN, "env:KT_ADMIN") if admin else None)
-    return demo
+    return build_demo(clock=clock.now, latency=(0, 0), interval=INTERVAL, timeout=0.4,
+                      streak=STREAK, admin=admin, breaks_after_revoke=breaks_after_revoke,
+                      keys=(CANARY_OLD, CANARY_NEW, CANARY_ADMIN),
+                      key_sources=("env:KT_OLD", "env:KT_NEW", "env:KT_ADMIN"))
 
 
 # -- probes held in flight -----------------------------------------------------------------

@@ -43,9 +43,8 @@ def write_event(state_dir: Path, when: datetime, rotation: str, event: str, **fi
 
 def canary_world(**kwargs: Any) -> SimulatedWorld:
     """A simulated Anthropic whose old, new and admin keys are the canaries."""
-    world = SimulatedWorld(old=CANARY_OLD, new=CANARY_NEW, admin_key=CANARY_ADMIN, **kwargs)
-    world.add_key(CANARY_OLD)
-    world.add_key(CANARY_NEW)
+    world = SimulatedWorld(old=CANARY_OLD, new=CANARY_NEW, admin_key=CANARY_ADMIN,
+                           new_live_from=0.0, **kwargs)
     return world
 
 

@@ -78,3 +78,20 @@ def gaps(times: list[float]) -> list[float]:
 
 def now() -> float:
     return time.monotonic()
+
+
+@contextlib.contextmanager
+def canary_server(monkeypatch, prefix: str):
+    """The loopback Anthropic server knowing the canary keys, serving OLD from its
+    deployment; `PREFIX_OLD/_NEW/_ADMIN` hold the keys for a config's env: references."""
+    from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD
+
+    monkeypatch.setenv(f"{prefix}_OLD", CANARY_OLD)
+    monkeypatch.setenv(f"{prefix}_NEW", CANARY_NEW)
+    monkeypatch.setenv(f"{prefix}_ADMIN", CANARY_ADMIN)
+    with ProviderServer() as server:
+        server.add_key(CANARY_OLD)
+        server.add_key(CANARY_NEW)
+        server.admin_key = CANARY_ADMIN
+        server.serving = CANARY_OLD
+        yield server

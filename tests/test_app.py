@@ -6,9 +6,8 @@ propagation window takes milliseconds and every run sees the same answers.
 
 from __future__ import annotations
 
-import dataclasses
-
 import asyncio
+import dataclasses
 
 import httpx
 import pytest
@@ -22,13 +21,11 @@ from tests.support_app import (
     fixed_demo,
     record_notifications,
     settle,
-    stamp_latency,
     step,
     until,
 )
 from tui.gate import Role
 from tui.rotation import Phase
-from tui.scheduler import FakeClock
 from tui.screens.confirm import ConfirmationModal
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen
@@ -36,13 +33,6 @@ from tui.screens.new_key import NewKeyModal
 from tui.widgets.gate_bar import GateBar
 
 SIZE = (120, 36)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    clock = FakeClock()
-    stamp_latency(monkeypatch, clock)
-    return clock
 
 
 def dashboard(app) -> DashboardScreen:

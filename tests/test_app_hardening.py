@@ -23,7 +23,6 @@ from tests.support_app import (
     fixed_demo,
     record_notifications,
     settle,
-    stamp_latency,
     step,
     to_ready,
     until,
@@ -43,6 +42,7 @@ from tests.support_hardening import (
     screen_text,
     terminal_output,
 )
+from tests.support_server import canary_server
 from tui.app import KeyturnApp, Session
 from tui.audit import AuditLog
 from tui.gate import Role
@@ -56,13 +56,6 @@ from tui.widgets.gate_bar import GateBar
 from tui.widgets.probe_card import ProbeCard
 
 CANARIES = (CANARY_OLD, CANARY_NEW, CANARY_ADMIN)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    clock = FakeClock()
-    stamp_latency(monkeypatch, clock)
-    return clock
 
 
 def log_text(app) -> str:
@@ -191,14 +184,7 @@ async def test_resizing_while_probes_are_in_flight_never_crashes_and_the_rotatio
 @pytest.fixture
 def loopback(monkeypatch: pytest.MonkeyPatch):
     """The loopback Anthropic server knowing the canary keys; the config reads them from env:."""
-    monkeypatch.setenv("KT_OLD", CANARY_OLD)
-    monkeypatch.setenv("KT_NEW", CANARY_NEW)
-    monkeypatch.setenv("KT_ADMIN", CANARY_ADMIN)
-    with ProviderServer() as server:
-        server.add_key(CANARY_OLD)
-        server.add_key(CANARY_NEW)
-        server.admin_key = CANARY_ADMIN
-        server.serving = CANARY_OLD
+    with canary_server(monkeypatch, "KT") as server:
         yield server
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.provider_server import ProviderServer
 from tests.support_app import settle
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, assert_no_canary
+from tests.support_server import canary_server
 from tui import config
 from tui.app import KeyturnApp, session_for
 from tui.rotation import Phase
@@ -50,14 +50,7 @@ def write_config(tmp_path, server) -> object:
 
 @pytest.fixture
 def server(monkeypatch):
-    monkeypatch.setenv("LB_OLD", CANARY_OLD)
-    monkeypatch.setenv("LB_NEW", CANARY_NEW)
-    monkeypatch.setenv("LB_ADMIN", CANARY_ADMIN)
-    with ProviderServer() as server:
-        server.add_key(CANARY_OLD)
-        server.add_key(CANARY_NEW)
-        server.admin_key = CANARY_ADMIN
-        server.serving = CANARY_OLD
+    with canary_server(monkeypatch, "LB") as server:
         yield server
 
 

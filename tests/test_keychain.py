@@ -30,7 +30,7 @@ class OnlyThisKey(BaseHTTPRequestHandler):
 
     accepted = ""
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         ok = self.path == "/v1/models" and self.headers.get("x-api-key") == self.accepted
         body = {"data": [], "has_more": False} if ok else {
             "type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}

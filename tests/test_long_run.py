@@ -53,7 +53,7 @@ class Counting(ThreadingHTTPServer):
 class Models(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the real API does
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         data = json.dumps({"data": [], "has_more": False}).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")

@@ -107,7 +107,7 @@ def redact(text: str) -> str:
     for raw in _known_raw:
         if len(raw) < 12:
             continue
-        for i in range(0, len(raw) - 11):
+        for i in range(len(raw) - 11):
             piece = raw[i : i + 12]
             if piece in text:
                 text = text.replace(piece, "*" * 12)

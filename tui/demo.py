@@ -33,9 +33,17 @@ def build_demo(
     seed: int = 7,
     clock=None,
     breaks_after_revoke: bool = False,
+    keys: tuple[str, str, str] | None = None,
+    key_sources: tuple[str, str, str] = ("demo", "demo", "demo"),
 ) -> Demo:
-    """A simulated world with an old key, a new key, a deployment and an admin API."""
-    kwargs = {"clock": clock} if clock is not None else {}
+    """A simulated world with an old key, a new key, a deployment and an admin API.
+
+    `keys` (old, new, admin) fixes the keys (snapshots, canary tests); by default the
+    world makes fresh random ones. `key_sources` names where each Secret says it came from.
+    """
+    kwargs: dict = {"clock": clock} if clock is not None else {}
+    if keys is not None:
+        kwargs.update(old=keys[0], new=keys[1], admin_key=keys[2])
     world = SimulatedWorld(
         switch_at=switch_at, window=window, latency=latency, seed=seed,
         deployment_breaks_after_revoke=breaks_after_revoke, **kwargs,
@@ -47,11 +55,12 @@ def build_demo(
         indeterminate="reset",
     )
     provider = SimulatedProvider(transport=world.transport)
-    keys = Keys(
-        Secret(world.old, "demo"), Secret(world.new, "demo"),
-        Secret(world.admin_key, "demo") if admin else None,
+    old_source, new_source, admin_source = key_sources
+    secrets = Keys(
+        Secret(world.old, old_source), Secret(world.new, new_source),
+        Secret(world.admin_key, admin_source) if admin else None,
     )
-    return Demo(rotation, world, provider, keys)
+    return Demo(rotation, world, provider, secrets)
 
 
 def demo_state_dir(base: Path) -> Path:
