@@ -36,7 +36,7 @@ from tests.support_canary import (
     CANARY_OPENAI,
     assert_no_canary,
 )
-from tests.support_server import engine_on, gaps
+from tests.support_server import SURE, engine_on, gaps
 from tui.credentials import Secret
 from tui.gate import Role
 from tui.rotation import Phase, open_client
@@ -312,7 +312,7 @@ async def test_429_storm_with_retry_after_30_gets_one_request_per_window(server:
     server.retry_after = "30"
     server.always("models", lambda req: 429 if new in req.headers.get("x-api-key", "") +
                   req.headers.get("authorization", "") else None)
-    async with engine_on(server, old, new, interval=0.05, timeout=0.04) as run:
+    async with engine_on(server, old, new, interval=0.05, timeout=SURE) as run:
         await run.sleep(1.5)
         throttled = run.probed(Role.NEW)
         steady = run.probed(Role.OLD)
@@ -353,7 +353,7 @@ async def test_429_without_retry_after_backs_off_exponentially(server: ProviderS
     server.retry_after = None
     server.always("models", 429)
     old = KEY[server.flavour]
-    async with engine_on(server, old, None, deployment=False, interval=0.05, timeout=0.04) as run:
+    async with engine_on(server, old, None, deployment=False, interval=0.05, timeout=SURE) as run:
         await run.sleep(1.6)
         times = [p.result.at for p in run.probed(Role.OLD)]
     # 50 ms cadence would be ~32 probes; doubling waits (0.1, 0.2, 0.4, 0.8 s) allow ~5.
@@ -367,7 +367,7 @@ async def test_short_retry_after_is_honoured_exactly(server: ProviderServer) -> 
     server.retry_after = "0.4"
     server.always("models", 429)
     async with engine_on(server, KEY[server.flavour], None, deployment=False,
-                         interval=0.05, timeout=0.04) as run:
+                         interval=0.05, timeout=SURE) as run:
         await run.sleep(1.5)
         times = [r.at for r in server.hits("models")]
     assert 3 <= len(times) <= 5  # ~1.5 / 0.4 + 1, not 30
@@ -390,7 +390,7 @@ async def test_server_error_bursts_never_confirm_a_revocation(server: ProviderSe
     server.admin_key = CANARY_ADMIN
     server.retry_after = "0.05"
     server.slow_seconds = 0.5
-    async with engine_on(server, old, new, admin=CANARY_ADMIN, interval=0.1, timeout=0.08,
+    async with engine_on(server, old, new, admin=CANARY_ADMIN, interval=0.1, timeout=0.3,
                          streak=3) as run:
         assert await run.until(lambda: run.engine.can_revoke, 5.0)
         # The burst hits only the old key's probes, from the moment it is revoked.
@@ -423,7 +423,7 @@ async def test_a_burst_keeps_the_gate_shut_then_it_rebuilds(server: ProviderServ
     server.add_key(old)
     server.add_key(new)
     server.serving = new
-    async with engine_on(server, old, new, interval=0.05, timeout=0.04, streak=3) as run:
+    async with engine_on(server, old, new, interval=0.05, timeout=SURE, streak=3) as run:
         assert await run.until(lambda: run.engine.gate.open, 5.0)
         server.script("deployment", *[Reply(503, {}, b'{"ok": false, "status": %d}' % status)] * 4)
         assert await run.until(lambda: not run.engine.gate.open, 2.0)
@@ -494,7 +494,7 @@ async def test_a_rate_limited_deployment_is_throttled_and_backed_off(server: Pro
                                                          "content-type": "text/html"},
                                                    b"<html>Too Many Requests</html>"))
     server.add_key(CANARY_OLD)
-    async with engine_on(server, CANARY_OLD, None, interval=0.05, timeout=0.04) as run:
+    async with engine_on(server, CANARY_OLD, None, interval=0.05, timeout=SURE) as run:
         await run.sleep(1.2)
         deployed = [p.result for p in run.probed(Role.DEPLOYMENT)]
     assert deployed and all(r.verdict is Verdict.THROTTLED for r in deployed)
