@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
-
+from providers import httpx
 from providers.base import (
     AdminError,
     AdminKey,

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-import httpx
-
+from providers import httpx
 from providers.keys import fingerprint  # noqa: F401  (re-exported)
 
 #: A probe reads at most this much of a response body: the answers we classify are small.

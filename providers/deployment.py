@@ -10,8 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import httpx
-
+from providers import httpx
 from providers.base import (
     Classified,
     ProbeResult,

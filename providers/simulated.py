@@ -16,8 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import httpx
-
+from providers import httpx
 from providers.anthropic import ADMIN_KEYS, AnthropicProvider
 from providers.base import fingerprint
 
@@ -216,8 +215,12 @@ class SimulatedWorld:
         return SimulatedTransport(self)
 
 
-class SimulatedTransport(httpx.AsyncBaseTransport):
-    """Answers requests from the world, with optional latency, never touching the network."""
+class SimulatedTransport:
+    """Answers requests from the world, with optional latency, never touching the network.
+
+    An httpx transport by its one method rather than by subclassing
+    `httpx.AsyncBaseTransport`: a subclass would import httpx when the demo is built,
+    before the dashboard's first frame (httpx calls only `handle_async_request`/`aclose`)."""
 
     def __init__(self, world: SimulatedWorld) -> None:
         self.world = world
@@ -228,6 +231,15 @@ class SimulatedTransport(httpx.AsyncBaseTransport):
             await asyncio.sleep(self.world._rng.uniform(low, high))
         await request.aread()
         return self.world.handle(request)
+
+    async def aclose(self) -> None:
+        """Nothing to close: no sockets."""
+
+    async def __aenter__(self) -> SimulatedTransport:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The Textual dashboard: `keyturn watch ROTATION`, `keyturn` (the rotation list) and `keyturn demo`.
 
-The app owns one RotationEngine and one HTTP client for its life; the dashboard screen
+The app owns one RotationEngine (and its one HTTP client) for its life; the dashboard screen
 listens to the engine. Crash output is built here without local variables and passed
 through `redact()`, because Textual's default crash report prints every frame's locals
 (and a Secret's raw value sits in a frame somewhere below the probe).
@@ -21,7 +21,7 @@ from providers.base import Provider
 from tui.audit import AuditLog
 from tui.config import Config, Rotation
 from tui.credentials import CredentialError, KeychainUnavailable, Reference, Secret, redact, store
-from tui.rotation import Keys, RotationEngine, load_keys, open_client
+from tui.rotation import Keys, RotationEngine, load_keys
 from tui.scheduler import Clock, LoopClock
 from tui.screens.dashboard import DashboardScreen
 
@@ -89,9 +89,10 @@ class KeyturnApp(CrashSafeApp):
     def __init__(self, session: Session, *, tick: float = 1.0) -> None:
         super().__init__()
         self.session = session
-        self.client = open_client(session.provider)
+        # No HTTP client yet: the engine opens it when the dashboard starts it, after the
+        # first frame is out (httpx is imported then, not before).
         self.engine = RotationEngine(
-            session.rotation, session.provider, session.keys, self.client,
+            session.rotation, session.provider, session.keys, None,
             clock=session.clock, audit=session.audit,
         )
         self.tick = tick
@@ -103,7 +104,8 @@ class KeyturnApp(CrashSafeApp):
 
     async def on_unmount(self) -> None:
         await self.engine.stop()
-        await self.client.aclose()
+        if self.engine.client is not None:
+            await self.engine.client.aclose()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-import httpx
-
+from providers import httpx
 from providers.base import AdminError, AdminReceipt, ProbeResult, Provider, Verdict
 from providers.deployment import DeploymentTarget
 from tui.audit import AuditLog
@@ -109,7 +108,9 @@ class RotationEngine:
     rotation: Rotation
     provider: Provider
     keys: Keys
-    client: httpx.AsyncClient
+    #: The run's one HTTP client; None: start() opens it (the dashboard, so that httpx is
+    #: imported after the first frame), and whoever runs the engine closes it.
+    client: httpx.AsyncClient | None
     clock: Clock = field(default_factory=LoopClock)
     audit: AuditLog | None = None
 
@@ -137,11 +138,15 @@ class RotationEngine:
         #: Set by restore(): the phase this run picked up from the audit log.
         self.resumed_from: str | None = None
         self.listeners: list[Callable[[object], None]] = []
+        #: start() was called (the dashboard calls it once its first frame is out).
+        self.started = False
         self._recompute()
 
     # -- lifecycle --------------------------------------------------------------
     def start(self) -> None:
         """Begin probing every configured target (call inside a running event loop)."""
+        self.started = True
+        self.http()
         self._add(Role.OLD)
         if self.keys.new is not None:
             self._add(Role.NEW)
@@ -163,12 +168,18 @@ class RotationEngine:
     def paused(self) -> bool:
         return self.scheduler.paused
 
+    def http(self) -> httpx.AsyncClient:
+        """The client, opened on first use."""
+        if self.client is None:
+            self.client = open_client(self.provider)
+        return self.client
+
     def _add(self, role: Role) -> None:
         self.scheduler.add(Target(role.value, self._probe_fn(role), self.rotation.interval))
 
     def _probe_fn(self, role: Role):
         timeout = self.rotation.timeout
-        client = self.client
+        client = self.http()
         if role is Role.DEPLOYMENT:
             target = self.deployment
             assert target is not None
@@ -315,10 +326,10 @@ class RotationEngine:
             return None
         try:
             found = await self.provider.find_admin_key(
-                self.client, self.keys.admin, old, self.rotation.timeout * 4
+                self.http(), self.keys.admin, old, self.rotation.timeout * 4
             )
             receipt = await self.provider.deactivate(
-                self.client, self.keys.admin, found.id, self.rotation.timeout * 4
+                self.http(), self.keys.admin, found.id, self.rotation.timeout * 4
             )
         except AdminError as exc:
             self.revoked.discard(old.fingerprint)
@@ -405,7 +416,7 @@ class RotationEngine:
         assert self.keys.admin is not None and self.admin_key_id is not None
         try:
             receipt = await self.provider.reactivate(
-                self.client, self.keys.admin, self.admin_key_id, self.rotation.timeout * 4
+                self.http(), self.keys.admin, self.admin_key_id, self.rotation.timeout * 4
             )
         except AdminError as exc:
             self._record("failure", old=self.keys.old.fingerprint, detail=f"reactivate: {exc}")
