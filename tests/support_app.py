@@ -76,12 +76,25 @@ def demo_app(clock: FakeClock, demo, *, tick: float = 3600.0) -> KeyturnApp:
     return KeyturnApp(session, tick=tick)
 
 
+async def started(pilot) -> None:
+    """Wait until the dashboard has started its engine: it does so after its first frame,
+    which Textual paints on its own (real-time) refresh timer, a frame or two after start.
+    Waits on that event, not for a fixed time; the FakeClock must not move before it."""
+    engine = getattr(pilot.app, "engine", None)
+    for _ in range(2000):
+        if engine is None or engine.started:
+            return
+        await pilot.pause()
+    raise AssertionError("the dashboard never started its engine")
+
+
 async def settle(pilot) -> None:
     """Let the engine's tasks run and the screen handle every message they posted.
 
     Deterministic (no wall-clock wait): Pilot's own wait for the screen's queues, twice,
     because handling a message can post another (a phase change posts a toast).
     """
+    await started(pilot)
     for _ in range(2):
         await asyncio.sleep(0)
         await pilot._wait_for_screen()
@@ -89,6 +102,7 @@ async def settle(pilot) -> None:
 
 async def step(pilot, clock: FakeClock, seconds: float) -> None:
     """Advance the FakeClock one probe interval at a time and let the screen catch up."""
+    await started(pilot)
     remaining = seconds
     while remaining > 1e-9:
         delta = min(INTERVAL, remaining)

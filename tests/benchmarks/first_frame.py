@@ -26,7 +26,7 @@ def main() -> int:
         if renderable is None or getattr(self, "_bench_done", False):
             return
         names = {type(w).__name__ for w in screen.walk_children()}
-        laid_out = [w for w in screen.query("FooterKey") if w.region.area]
+        laid_out = [w for w in screen.query("KeyBar") if w.region.area]
         if type(screen).__name__ == "DashboardScreen" and "ProbeCard" in names and laid_out:
             self._bench_done = True
             with open(OUT, "a") as f:

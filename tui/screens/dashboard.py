@@ -2,7 +2,7 @@
 
 The screen holds no rotation logic: it listens to the RotationEngine, turns each event
 into a dataclass Message, and redraws from the engine's state. Whether Revoke may be
-pressed is `engine.can_revoke`, copied into a `revoke_allowed` reactive so the Footer,
+pressed is `engine.can_revoke`, copied into a `revoke_allowed` reactive so the key bar,
 the button and the `r` key are always in step.
 """
 
@@ -21,7 +21,7 @@ from textual.events import Key
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Button, Footer
+from textual.widgets import Button
 
 from providers.base import AdminError, ProbeResult
 from tui.credentials import CredentialError, Secret, redact
@@ -42,6 +42,7 @@ from tui.screens.new_key import NewKeyModal
 from tui.widgets.deployment_card import DeploymentCard
 from tui.widgets.event_log import EventLog
 from tui.widgets.gate_bar import GateBar
+from tui.widgets.key_bar import KeyBar
 from tui.widgets.probe_card import ProbeCard
 from tui.widgets.revoke_panel import RevokePanel
 from tui.widgets.rotation_header import RotationHeader
@@ -51,6 +52,9 @@ KeySaver = Callable[[str], tuple[Secret, str]]
 
 #: Shorter than any provider's API key: a typed letter or a word pasted by mistake.
 MIN_KEY_LENGTH = 20
+
+#: Columns from which the cards stand side by side (below: stacked and compact).
+WIDE = 100
 
 #: Phases during which quitting asks first: the old key's fate is not yet proven.
 ASK_BEFORE_QUIT = frozenset({Phase.REVOKING, Phase.VERIFYING})
@@ -90,7 +94,8 @@ SEVERITY = {"info": "information", "warning": "warning", "error": "error"}
 class DashboardScreen(Screen[None]):
     """One rotation, live."""
 
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    AUTO_FOCUS = ""  # none: after_first_frame() focuses the scroll area
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (WIDE, "-wide")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "revoke", "Revoke", id="revoke", tooltip="Revoke the old key"),
@@ -121,6 +126,11 @@ class DashboardScreen(Screen[None]):
 
     # -- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
+        # The breakpoint class the first resize would set, set before the widgets mount:
+        # switching it later restyles every widget once more before the first frame.
+        width = self.app.size.width
+        self.set_class(width < WIDE, "-narrow")
+        self.set_class(width >= WIDE, "-wide")
         yield RotationHeader(id="header")
         yield GateBar(id="gate")  # outside the scroll: the gate is always in sight
         with VerticalScroll(id="main"):
@@ -131,7 +141,7 @@ class DashboardScreen(Screen[None]):
                     yield DeploymentCard(self.engine.deployment.url, id="card-deployment")
             yield RevokePanel(id="actions")
             yield EventLog(id="events")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.opened_at = self.engine.clock.now()
@@ -142,9 +152,26 @@ class DashboardScreen(Screen[None]):
                        f"{self.engine.rotation.interval:g}s")
         self.engine.listeners.append(self._on_engine_event)
         self.resume_from_audit()
-        self.engine.start()
         self.redraw()
         self._ticker = self.set_interval(self.tick, self.redraw_times)
+        self.call_after_refresh(self.after_first_frame)
+
+    def after_first_frame(self) -> None:
+        """What the first frame need not wait for (tests/benchmarks: first frame).
+
+        Probing starts, and with it the HTTP client and the httpx import: the first probe
+        waits one frame. The scroll area takes the focus (arrow keys scroll a stacked
+        layout): focusing it restyles everything inside it, so not before the first frame.
+        """
+        self.query_one("#main").focus()
+        if not self.engine.started:
+            self.engine.start()
+
+    def on_screen_suspend(self) -> None:
+        # A key pressed before the first frame (n, ?) opens a modal over this screen, whose
+        # after-refresh callbacks then wait for it: probing must not wait for the modal.
+        if not self.engine.started:
+            self.engine.start()
 
     def resume_from_audit(self) -> None:
         """A crashed or closed run may have revoked this old key already: pick it up."""
@@ -238,8 +265,8 @@ class DashboardScreen(Screen[None]):
         # Paused probes are stale evidence: Revoke waits for fresh answers.
         self.revoke_allowed = engine.can_revoke and not engine.paused
         self.paused = engine.paused
-        # `c` and `a` depend on engine state that is not a reactive; the Footer is rebuilt
-        # only when that state changes (a rebuild on every probe costs a style pass).
+        # `c` and `a` depend on engine state that is not a reactive; the key bar is redrawn
+        # only when that state changes.
         extra = (engine.awaiting_console, self.reactivate_offered)
         if extra != self._binding_state:
             self._binding_state = extra
@@ -343,7 +370,7 @@ class DashboardScreen(Screen[None]):
         if action == "revoke":
             if self.phase not in PRE_REVOKE:
                 return False
-            return True if self.revoke_allowed else None  # None: shown dimmed in the Footer
+            return True if self.revoke_allowed else None  # None: shown dimmed in the key bar
         if action == "console_done":
             return self.engine.awaiting_console
         if action == "reactivate":

@@ -11,10 +11,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from tui.config import Config
 from tui.lifecycle import StatusRow, human_duration, status_rows
+from tui.widgets.key_bar import KeyBar
 
 COLUMNS = ("rotation", "provider", "old key", "new key", "last rotated", "due", "state")
 
@@ -68,7 +69,7 @@ class RotationListScreen(Screen[str | None]):
         table.add_columns(*COLUMNS)
         yield table
         yield Static(id="list-hint")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         hint = self.query_one("#list-hint", Static)
