@@ -31,6 +31,7 @@ from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen
 from tui.screens.new_key import NewKeyModal
 from tui.widgets.gate_bar import GateBar
+from tui.widgets.probe_card import ProbeCard
 
 SIZE = (120, 36)
 
@@ -419,7 +420,7 @@ async def test_without_a_new_key_n_enters_it_and_the_rotation_proceeds(clock):
     app = demo_app(clock, demo)
     async with app.run_test(size=SIZE) as pilot:
         await step(pilot, clock, 2.0)
-        card = str(app.query_one("#card-new .facts", Static).render())
+        card = str(app.query_one("#card-new", ProbeCard).facts)
         assert "no new key yet" in card and "press n" in card
         assert "no new key yet" in gate_words(app)
         assert app.engine.phase is Phase.WAITING

@@ -51,6 +51,7 @@ from tui.scheduler import FakeClock
 from tui.screens.confirm import ConfirmationModal
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.new_key import NewKeyModal
+from tui.widgets.deployment_card import DeploymentCard
 from tui.widgets.event_log import EventLog
 from tui.widgets.gate_bar import GateBar
 from tui.widgets.probe_card import ProbeCard
@@ -286,7 +287,7 @@ async def test_the_canaries_never_leak_from_the_dashboard_through_faults_and_a_w
                                 lambda: details[Role.DEPLOYMENT])
         shoot("faults")
         # Failed deployment answers name no key: counted as unknown, not as another key.
-        dep = str(app.screen.query_one("#card-deployment .facts").render())
+        dep = str(app.screen.query_one("#card-deployment", DeploymentCard).facts)
         assert "unknown" in dep and "other" not in dep, dep
         # The new-key field with a canary typed into it (shown as dots), then cancelled.
         await pilot.press("n")

@@ -7,13 +7,11 @@ from collections import Counter
 from urllib.parse import urlsplit
 
 from rich.text import Text
-from textual.widgets import Static
 
 from providers.base import ProbeResult, Verdict
 from tui.gate import Track, serving
 from tui.widgets.probe_card import ProbeCard
-from tui.widgets.style import VERDICT_STYLE, put
-from tui.widgets.verdict_strip import VerdictStrip
+from tui.widgets.style import VERDICT_STYLE
 
 SERVING_STYLE = {
     "NEW": "bold green",
@@ -39,10 +37,9 @@ class DeploymentCard(ProbeCard):
         self.old_fp: str | None = None
         self.new_fp: str | None = None
 
-    def make_strip(self) -> VerdictStrip:
-        return VerdictStrip(glyph=self.served_glyph, classes="strip")
+    facts_lines_compact = 4  # the serving line does not fit beside the timing
 
-    def served_glyph(self, result: ProbeResult) -> tuple[str, str]:
+    def glyph(self, result: ProbeResult) -> tuple[str, str]:
         """N (green) for an answer on the NEW key, O (yellow) on OLD; red when it failed."""
         if result.verdict is not Verdict.LIVE:
             return "✕" if result.verdict is Verdict.REJECTED else "?", "red"
@@ -108,5 +105,4 @@ class DeploymentCard(ProbeCard):
         self.set_verdict_class(last.verdict if last else None)
         self.set_class(bool(alarm) or (last is not None and serving(last, old_fp, new_fp) == "MISMATCH"),
                        "-alarm")
-        put(self.query_one(".facts", Static), text)
-        self.draw_history(track)
+        self.draw(text, track.history, old_fp, new_fp)

@@ -2,37 +2,83 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from rich.color import Color
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Sparkline, Static
+from textual.widget import Widget
 
 from providers.base import ProbeResult, Verdict
 from tui.credentials import Secret
 from tui.gate import Track
-from tui.widgets.style import VERDICT_STYLE, ago, put
-from tui.widgets.verdict_strip import VerdictStrip
+from tui.widgets.history import latency_rows, strip_line, verdict_glyph
+from tui.widgets.style import VERDICT_STYLE, ago
 
-#: Latency samples drawn in the sparkline.
-SPARK = 40
+#: Lines of facts above the history: wide layout, and stacked (compact) cards.
+FACTS = 7
+FACTS_COMPACT = 3
+#: Lines of latency bars (wide layout only; stacked cards have no room for them).
+BAR_ROWS = 2
 
 
-class ProbeCard(Vertical):
-    """The OLD or NEW key's card. `show()` redraws it from the engine's track."""
+class ProbeCard(Widget):
+    """The OLD or NEW key's card. `show()` redraws it from the engine's track.
+
+    One widget drawing facts, latency bars and the verdict strip as text: a probe's answer
+    repaints this one widget, never lays out the screen (its height is fixed in app.tcss)."""
+
+    COMPONENT_CLASSES = {"probe-card--fast", "probe-card--slow"}  # noqa: RUF012
+
+    DEFAULT_CSS = """
+    ProbeCard > .probe-card--fast { color: $success; }
+    ProbeCard > .probe-card--slow { color: $warning; }
+    """
+
+    #: Lines of facts: wide, and stacked (app.tcss sets the card's height to match).
+    facts_lines = FACTS
+    facts_lines_compact = FACTS_COMPACT
 
     def __init__(self, title: str, **kwargs) -> None:
         super().__init__(**kwargs)
         self.border_title = title
         #: Stacked on a narrow terminal: fewer, longer lines so all three cards fit.
         self.compact = False
+        #: The facts as last drawn (verdict, status, timing, streak): what tests read.
+        self.facts = Text()
+        self._results: list[ProbeResult] = []
+        self._drawn: tuple[object, ...] | None = None
+        self._newest: ProbeResult | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Static(classes="facts")
-        yield Sparkline([], classes="latency")
-        yield self.make_strip()
+    def glyph(self, result: ProbeResult) -> tuple[str, str]:
+        return verdict_glyph(result)
 
-    def make_strip(self) -> VerdictStrip:
-        return VerdictStrip(classes="strip")
+    def render(self) -> Text:
+        width = max(1, self.content_size.width)
+        lines = self.facts.split("\n", allow_blank=True)[: self.rows_of_facts()]
+        lines += [Text()] * (self.rows_of_facts() - len(lines))
+        if not self.compact:
+            fast = self.get_component_rich_style("probe-card--fast").color or Color.parse("green")
+            slow = self.get_component_rich_style("probe-card--slow").color or Color.parse("yellow")
+            lines.append(Text())
+            lines += latency_rows([r.latency_ms for r in self._results], width, BAR_ROWS, fast, slow)
+        lines.append(strip_line(self._results, width, self.glyph))
+        for line in lines:
+            line.truncate(width, overflow="ellipsis")
+        return Text("\n").join(lines)
+
+    def rows_of_facts(self) -> int:
+        return self.facts_lines_compact if self.compact else self.facts_lines
+
+    def draw(self, facts: Text, results: Sequence[ProbeResult], *extra: object) -> None:
+        """Repaint (no layout) when the facts, the newest result or `extra` changed."""
+        newest = results[-1] if results else None
+        drawn = (facts, len(results), self.compact, *extra)
+        if drawn == self._drawn and newest is self._newest:
+            return
+        self._drawn, self._newest = drawn, newest
+        self.facts = facts
+        self._results = list(results)
+        self.refresh()
 
     # -- drawing ----------------------------------------------------------------------
     def show(
@@ -56,8 +102,7 @@ class ProbeCard(Vertical):
             text.append("  " + key.fingerprint, style="dim")
             text.append("\n")
             self.describe(text, track, last_at=last_at, now=now, counting=counting)
-        put(self.query_one(".facts", Static), text)
-        self.draw_history(track)
+        self.draw(text, track.history)
 
     def describe(self, text: Text, track: Track, *, last_at: float | None, now: float,
                  counting: str) -> None:
@@ -103,8 +148,3 @@ class ProbeCard(Vertical):
     def set_verdict_class(self, verdict: Verdict | None) -> None:
         for v in Verdict:
             self.set_class(verdict is v, f"-{v.value}")
-
-    def draw_history(self, track: Track) -> None:
-        recent = list(track.history)
-        self.query_one(".latency", Sparkline).data = [r.latency_ms for r in recent[-SPARK:]]
-        self.query_one(".strip", VerdictStrip).show(recent)

@@ -1,0 +1,58 @@
+"""A card's history as text: the latency bars and the verdict strip, one column per probe.
+
+Plain Rich text (no widget), so a card draws its facts and its history in one render:
+one widget per card instead of four, which is most of what a probe's repaint costs.
+The bars and the strip share their columns: the bar above a glyph is that probe's time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from rich.color import Color, blend_rgb
+from rich.style import Style
+from rich.text import Text
+
+from providers.base import ProbeResult
+from tui.widgets.style import VERDICT_GLYPH, VERDICT_STYLE
+
+#: Eighths of a cell, lowest first.
+BARS = "▁▂▃▄▅▆▇█"
+
+Glyph = Callable[[ProbeResult], tuple[str, str]]
+
+
+def verdict_glyph(result: ProbeResult) -> tuple[str, str]:
+    """One cell per result: the verdict's glyph in its colour."""
+    return VERDICT_GLYPH[result.verdict], VERDICT_STYLE[result.verdict].replace("bold ", "")
+
+
+def strip_line(results: Sequence[ProbeResult], width: int, glyph: Glyph = verdict_glyph) -> Text:
+    """The newest `width` results, newest on the right; `no probes yet` when there are none."""
+    if not results:
+        return Text("no probes yet", style="dim")
+    text = Text()
+    for result in list(results)[-width:]:
+        char, style = glyph(result)
+        text.append(char, style=style)
+    return text
+
+
+def latency_rows(latencies: Sequence[float], width: int, rows: int, low: Color, high: Color) -> list[Text]:
+    """`rows` lines of bars, one column per latency (the newest `width`, in step with the
+    strip below), scaled from 0 to the slowest shown and shaded from `low` to `high`."""
+    shown = list(latencies)[-width:]
+    lines = [Text() for _ in range(rows)]
+    if not shown:
+        lines[-1].append(BARS[0] * width, style=Style(color=low, dim=True))
+        return lines
+    top = max(shown) or 1.0
+    low_rgb, high_rgb = low.get_truecolor(), high.get_truecolor()
+    for value in shown:
+        share = max(0.0, value) / top
+        eighths = max(1, round(share * rows * 8))
+        style = Style(color=Color.from_triplet(blend_rgb(low_rgb, high_rgb, share)))
+        for row in range(rows):  # row 0 is the top line
+            fill = eighths - (rows - 1 - row) * 8
+            lines[row].append(" " if fill <= 0 else BARS[min(fill, 8) - 1], style=style)
+    return lines
