@@ -15,6 +15,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Self
 
 from providers import httpx
 from providers.anthropic import ADMIN_KEYS, AnthropicProvider
@@ -72,6 +73,8 @@ class SimulatedWorld:
     requests: int = 0
     #: Forced answers for the next probes of a key fingerprint: list of HTTP statuses.
     forced: dict[str, list[int]] = field(default_factory=dict)
+    #: The retry-after header of a 429 answer, in seconds.
+    retry_after: str = "1"
     old: str = ""
     new: str = ""
     #: World time from which the provider accepts the new key (its own propagation).
@@ -195,15 +198,14 @@ class SimulatedWorld:
             })
         return self._answer(405, headers, {}, message="method not allowed")
 
-    @staticmethod
-    def _answer(status: int, headers: dict[str, str], ok_body: dict, message: str = "") -> httpx.Response:
+    def _answer(self, status: int, headers: dict[str, str], ok_body: dict, message: str = "") -> httpx.Response:
         if 200 <= status < 300:
             return httpx.Response(status, headers=headers, json=ok_body)
         kind = {401: "authentication_error", 404: "not_found_error", 429: "rate_limit_error",
                 529: "overloaded_error"}.get(status, "api_error" if status >= 500 else "invalid_request_error")
         text = message or {401: "invalid x-api-key", 404: "api key disabled"}.get(status, kind)
         if status == 429:
-            headers = dict(headers, **{"retry-after": "1"})
+            headers = dict(headers, **{"retry-after": self.retry_after})
         return httpx.Response(status, headers=headers, json={"type": "error", "error": {"type": kind, "message": text}})
 
     def revoke_calls(self) -> list[AdminCall]:
@@ -235,7 +237,7 @@ class SimulatedTransport:
     async def aclose(self) -> None:
         """Nothing to close: no sockets."""
 
-    async def __aenter__(self) -> SimulatedTransport:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
