@@ -31,6 +31,7 @@ from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen
 from tui.screens.new_key import NewKeyModal
 from tui.widgets.gate_bar import GateBar
+from tui.widgets.key_bar import KeyBar
 from tui.widgets.probe_card import ProbeCard
 
 SIZE = (120, 36)
@@ -434,3 +435,71 @@ async def test_without_a_new_key_n_enters_it_and_the_rotation_proceeds(clock):
         assert app.engine.tracks[Role.NEW].probes >= 1  # probed at once, not at the next start
         await reach_ready(pilot, clock, app)
         assert not revoke_button(app).disabled
+
+
+# -- the key bar, and cards that repaint only what their answers changed --------------------
+
+
+def key_offset(bar: KeyBar, label: str) -> int:
+    """The column of `label` (e.g. ` p `) in the key bar as drawn."""
+    drawn = str(bar.render())
+    assert label in drawn, drawn
+    return drawn.index(label) + 1
+
+
+async def test_the_key_bar_shows_the_keys_and_a_click_presses_one(clock):
+    demo = fixed_demo(clock)
+    app = demo_app(clock, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await step(pilot, clock, INTERVAL)
+        bar = app.screen.query_one(KeyBar)
+        drawn = bar.render()
+        for words in ("r Revoke", "n New key", "p Pause/resume", "? Help", "q Quit", "^p palette"):
+            assert words in str(drawn), str(drawn)
+        # Locked: `r` is dimmed, and a click on it asks nothing.
+        r_at = key_offset(bar, " r ")
+        assert any(span.style and "dim" in str(span.style) for span in drawn.spans
+                   if span.start <= r_at < span.end)
+        await pilot.click(KeyBar, offset=(r_at, 0))
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        await pilot.click(KeyBar, offset=(key_offset(bar, " p "), 0))
+        await settle(pilot)
+        assert app.engine.paused
+        await pilot.click(KeyBar, offset=(key_offset(bar, " p "), 0))
+        await until(pilot, clock, lambda: app.engine.can_revoke)
+        await pilot.click(KeyBar, offset=(key_offset(bar, " r "), 0))
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmationModal)
+
+
+async def test_a_card_whose_key_backs_off_still_counts_the_seconds(clock):
+    """Cards are drawn when their own answer comes; one that waits out a 429 must not
+    keep saying `0s ago` while the others answer."""
+    demo = fixed_demo(clock)
+    demo.world.retry_after = "30"
+    app = demo_app(clock, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await step(pilot, clock, 2.0)
+        demo.world.forced[demo.keys.new.fingerprint] = [429]
+        await step(pilot, clock, INTERVAL)
+        new_card = app.screen.query_one("#card-new", ProbeCard)
+        assert "THROTTLED" in str(new_card.facts)
+        await step(pilot, clock, 6.0)
+        facts = str(new_card.facts)
+        assert "THROTTLED" in facts and "6s ago" in facts, facts
+        assert "0s ago" in str(app.screen.query_one("#card-old", ProbeCard).facts)
+
+
+async def test_a_card_draws_one_bar_and_one_glyph_per_probe(clock):
+    demo = fixed_demo(clock)
+    app = demo_app(clock, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await step(pilot, clock, 3.0)
+        card = app.screen.query_one("#card-old", ProbeCard)
+        lines = str(card.render()).split("\n")
+        probes = app.engine.tracks[Role.OLD].probes
+        strip, bars = lines[-1], lines[-3:-1]
+        assert strip == "●" * probes
+        assert all(len(row.rstrip()) <= probes for row in bars)
+        assert len(bars[1].rstrip()) == probes  # every probe has at least its lowest bar

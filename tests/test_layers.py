@@ -58,3 +58,18 @@ def test_every_command_says_what_it_does(command, words):
     )
     assert out.returncode == 0
     assert words in " ".join(out.stdout.split())
+
+
+def test_the_dashboard_is_built_before_httpx_is_loaded():
+    """The demo and its dashboard are set up without running httpx's import (~55 ms):
+    it runs when probing starts, after the first frame (tests/benchmarks: first frame)."""
+    code = (
+        "import sys\nfrom tui.app import KeyturnApp, Session\nfrom tui.demo import build_demo\n"
+        "d = build_demo()\napp = KeyturnApp(Session(d.rotation, d.provider, d.keys, demo=True))\n"
+        "app.get_default_screen()\n"
+        "print('BEFORE', 'httpx._client' in sys.modules)\n"
+        "import httpx\nhttpx.AsyncClient\n"
+        "print('AFTER', 'httpx._client' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "BEFORE False" in out.stdout and "AFTER True" in out.stdout, out.stdout + out.stderr

@@ -212,6 +212,11 @@ class Scheduler:
             else:
                 throttled_in_a_row = 0
 
+    @property
+    def in_flight(self) -> bool:
+        """A probe has been sent and its answer (or timeout) is not in yet."""
+        return bool(self._running)
+
     async def _probe_once(self, target: Target) -> ProbeResult:
         if target.role in self._running:
             self.stats.overlaps += 1

@@ -21,6 +21,7 @@ from textual.events import Key
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Button
 
 from providers.base import AdminError, ProbeResult
@@ -55,6 +56,9 @@ MIN_KEY_LENGTH = 20
 
 #: Columns from which the cards stand side by side (below: stacked and compact).
 WIDE = 100
+
+#: How long the cards that answered wait for the rest of their tick's answers, at most.
+COALESCE = 0.05
 
 #: Phases during which quitting asks first: the old key's fate is not yet proven.
 ASK_BEFORE_QUIT = frozenset({Phase.REVOKING, Phase.VERIFYING})
@@ -123,6 +127,10 @@ class DashboardScreen(Screen[None]):
         self.last_at: dict[Role, float] = {}
         self._confirm: ConfirmationModal | None = None
         self._binding_state: tuple[bool, bool] = (False, False)
+        self._skip_tick = False
+        #: Cards with answers not drawn yet, and the timer that draws them at the latest.
+        self._answered: set[Role] = set()
+        self._coalesce: Timer | None = None
 
     # -- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -153,7 +161,7 @@ class DashboardScreen(Screen[None]):
         self.engine.listeners.append(self._on_engine_event)
         self.resume_from_audit()
         self.redraw()
-        self._ticker = self.set_interval(self.tick, self.redraw_times)
+        self._ticker = self.set_interval(self.tick, self.on_tick)
         self.call_after_refresh(self.after_first_frame)
 
     def after_first_frame(self) -> None:
@@ -229,11 +237,41 @@ class DashboardScreen(Screen[None]):
             self.post_message(GateMoved(self.engine.gate))
 
     def on_probe_arrived(self, message: ProbeArrived) -> None:
+        # The card that answered, and any card whose last answer is a second or more old
+        # (throttled, backing off): the others move on with their own answers, which come
+        # a few milliseconds apart. Drawing every card on every answer cost 3.7-4.4 % of
+        # a core with 3 targets at 1 s; this card only, 3.1-3.4 % (tests/benchmarks).
+        stale = tuple(role for role, at in self.last_at.items()
+                      if role is not message.role and message.at - at >= 1.0)
         self.last_at[message.role] = message.at
-        # Every card's times are drawn with each answer and the tick then waits a whole
-        # tick: while answers flow, times cost no frames of their own (dashboard CPU).
-        self.redraw()
+        self._answered.update((message.role, *stale))
+        if self.engine.scheduler.in_flight:
+            # The answers of one tick come milliseconds apart: drawn together they cost
+            # one frame, not two or three; a slow one is waited for at most COALESCE.
+            if self._coalesce is None:
+                self._coalesce = self.set_timer(COALESCE, self.draw_answers)
+            return
+        self.draw_answers()
+
+    def draw_answers(self) -> None:
+        """Draw the cards whose answers came in (see on_probe_arrived)."""
+        if self._coalesce is not None:
+            self._coalesce.stop()
+            self._coalesce = None
+        roles, self._answered = tuple(self._answered), set()
+        if roles:
+            self.redraw(roles)
+        # Times were just drawn; the tick starts over and its next beat, which would land
+        # with the next answers, draws nothing.
         self._ticker.reset()
+        self._skip_tick = True
+
+    def on_tick(self) -> None:
+        """Times (`3s ago`, `live 12s`) move on their own while no answer comes in."""
+        if self._skip_tick:
+            self._skip_tick = False
+            return
+        self.redraw_times()
 
     def log_event(self, line: str, level: str = "info") -> None:
         self.query_one(EventLog).add(self.engine.clock.now() - self.opened_at, line, level)

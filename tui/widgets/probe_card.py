@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import zip_longest
 
 from rich.color import Color
 from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.visual import Visual, visualize
 from textual.widget import Widget
 
 from providers.base import ProbeResult, Verdict
@@ -28,6 +32,7 @@ class ProbeCard(Widget):
     repaints this one widget, never lays out the screen (its height is fixed in app.tcss)."""
 
     COMPONENT_CLASSES = {"probe-card--fast", "probe-card--slow"}  # noqa: RUF012
+    ALLOW_SELECT = False
 
     DEFAULT_CSS = """
     ProbeCard > .probe-card--fast { color: $success; }
@@ -40,6 +45,7 @@ class ProbeCard(Widget):
 
     def __init__(self, title: str, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.auto_links = False  # no links here: skips a styling pass over every line
         self.border_title = title
         #: Stacked on a narrow terminal: fewer, longer lines so all three cards fit.
         self.compact = False
@@ -48,29 +54,59 @@ class ProbeCard(Widget):
         self._results: list[ProbeResult] = []
         self._drawn: tuple[object, ...] | None = None
         self._newest: ProbeResult | None = None
+        #: The lines as drawn, and what they were drawn for (width, colours).
+        self._lines: list[Text] = []
+        self._lines_key: tuple[object, ...] | None = None
+        self._strips: dict[int, Strip] = {}
 
     def glyph(self, result: ProbeResult) -> tuple[str, str]:
         return verdict_glyph(result)
 
     def render(self) -> Text:
-        width = max(1, self.content_size.width)
+        """The whole card as one text (what a screenshot or a test reads)."""
+        return Text("\n").join(self.lines(self.lines_key(max(1, self.size.width))))
+
+    def render_line(self, y: int) -> Strip:
+        """One line, from a cache of lines: an answer re-renders only the lines it changed
+        (`draw`), where a render() would convert the whole card to strips again."""
+        key = self.lines_key(max(1, self.size.width))
+        if key != self._lines_key:
+            self._lines, self._lines_key = self.lines(key), key
+            self._strips.clear()
+        strip = self._strips.get(y)
+        if strip is None:
+            width = key[0]
+            line = self._lines[y] if y < len(self._lines) else Text()
+            strips = Visual.to_strips(self, visualize(self, line), width, 1, self.visual_style)
+            strip = self._strips[y] = strips[0] if strips else Strip.blank(width)
+        return strip
+
+    def lines_key(self, width: int) -> tuple[object, ...]:
+        """What the drawn lines depend on besides the state: the width and the theme."""
+        fast = self.get_component_rich_style("probe-card--fast").color or Color.parse("green")
+        slow = self.get_component_rich_style("probe-card--slow").color or Color.parse("yellow")
+        return width, fast, slow, self.visual_style
+
+    def lines(self, key: tuple[object, ...]) -> list[Text]:
+        """Facts, a gap, the latency bars and the verdict strip, each cut to the width."""
+        width, fast, slow, _ = key
         lines = self.facts.split("\n", allow_blank=True)[: self.rows_of_facts()]
         lines += [Text()] * (self.rows_of_facts() - len(lines))
         if not self.compact:
-            fast = self.get_component_rich_style("probe-card--fast").color or Color.parse("green")
-            slow = self.get_component_rich_style("probe-card--slow").color or Color.parse("yellow")
             lines.append(Text())
             lines += latency_rows([r.latency_ms for r in self._results], width, BAR_ROWS, fast, slow)
         lines.append(strip_line(self._results, width, self.glyph))
         for line in lines:
             line.truncate(width, overflow="ellipsis")
-        return Text("\n").join(lines)
+        return lines
 
     def rows_of_facts(self) -> int:
         return self.facts_lines_compact if self.compact else self.facts_lines
 
     def draw(self, facts: Text, results: Sequence[ProbeResult], *extra: object) -> None:
-        """Repaint (no layout) when the facts, the newest result or `extra` changed."""
+        """Repaint the lines that changed (no layout) when the facts, the newest result or
+        `extra` changed. Only those lines are styled and composited again: an answer
+        changes about half of a card (dashboard CPU)."""
         newest = results[-1] if results else None
         drawn = (facts, len(results), self.compact, *extra)
         if drawn == self._drawn and newest is self._newest:
@@ -78,7 +114,19 @@ class ProbeCard(Widget):
         self._drawn, self._newest = drawn, newest
         self.facts = facts
         self._results = list(results)
-        self.refresh()
+        width = self.size.width
+        key = self.lines_key(width) if width else None
+        if key is None or key != self._lines_key:  # first draw, new width or new colours
+            self._lines_key = None  # render_line() rebuilds every line
+            self.refresh()
+            return
+        before, self._lines = self._lines, self.lines(key)
+        changed = [y for y, (old, new) in enumerate(zip_longest(before, self._lines))
+                   if old != new]
+        for y in changed:
+            self._strips.pop(y, None)
+        if changed:
+            self.refresh(*(Region(0, y, width, 1) for y in changed))
 
     # -- drawing ----------------------------------------------------------------------
     def show(
