@@ -111,9 +111,13 @@ class DashboardScreen(Screen[None]):
         Binding("q", "quit_dashboard", "Quit", id="quit"),
     ]
 
-    revoke_allowed: reactive[bool] = reactive(False, bindings=True)
-    phase: reactive[Phase] = reactive(Phase.WAITING, bindings=True)
-    paused: reactive[bool] = reactive(False, bindings=True)
+    # They decide which keys work (check_action) and how the key bar shows them; nothing
+    # is drawn from them directly, so a change repaints no more than the widgets that
+    # change with it. (A reactive repaints its owner by default: here, the whole screen,
+    # which was a third of the time from the gate opening to Revoke enabled on screen.)
+    revoke_allowed: reactive[bool] = reactive(False, bindings=True, repaint=False)
+    phase: reactive[Phase] = reactive(Phase.WAITING, bindings=True, repaint=False)
+    paused: reactive[bool] = reactive(False, bindings=True, repaint=False)
 
     def __init__(self, engine: RotationEngine, save_new_key: KeySaver, *, demo: bool = False,
                  tick: float = 0.5, state_dir: Path | None = None) -> None:
