@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,6 +179,8 @@ def load(explicit: str | os.PathLike[str] | None = None) -> Config:
         return validate({}, path)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {type(exc).__name__}") from None
+    import tomllib  # here: `keyturn demo` reads no file, and the import compiles regexes
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

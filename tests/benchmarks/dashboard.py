@@ -6,8 +6,9 @@
   button became enabled (`App._display`, which a headless Pilot run also calls).
 - CPU: `keyturn watch bench` in tmux against the loopback server, 3 targets at 1 s;
   CPU time from /proc/<pid>/stat (utime + stime) over 60 s, after a warm-up.
-- First frame: `keyturn demo` in tmux with KEYTURN_FIRST_FRAME_FILE set; the app writes
-  the time of its first full frame (cards on screen) there; measured from process start.
+- First frame: `keyturn demo` in tmux, from the Enter that starts it to the first frame
+  showing the cards, the gate bar and the key bar; the launcher (first_frame.py) notes
+  the frame's time from App._display. Alternated with the smallest Textual app (the floor).
 """
 
 from __future__ import annotations
@@ -215,7 +216,7 @@ def dashboard_cpu(server: LoopbackServer, duration: float = 60.0, warmup: float 
 
 # -- first frame -------------------------------------------------------------------------
 
-#: What a full frame shows: the gate bar, the three cards and the footer's keys.
+#: What a full frame shows: the gate bar, the three cards and the key bar (the keys).
 FULL_FRAME = ("REVOKE", "OLD key", "NEW key", "DEPLOYMENT", "Quit")
 
 
@@ -246,7 +247,7 @@ def _first_frame_once(env: dict[str, str], out: Path, timeout: float = 20.0,
 
 
 def demo_first_frame(runs: int = 7) -> Figure:
-    """`keyturn demo` in tmux (120×40): Enter → the cards, gate bar and footer on screen."""
+    """`keyturn demo` in tmux (120×40): Enter → the cards, gate bar and key bar on screen."""
     name = "`keyturn demo` to first full frame (tmux)"
     if shutil.which("tmux") is None:
         return Figure(name, None, "< 600 ms", None, "ms", note="tmux not installed")

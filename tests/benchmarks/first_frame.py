@@ -3,7 +3,7 @@
 Run inside a terminal (tmux) as `python tests/benchmarks/first_frame.py OUTFILE`. It is
 `keyturn demo` (tui.cli.main) with one observer on Textual's `App._display`, the call
 that writes a frame to the terminal: at the first frame that shows the dashboard with
-its cards and the footer's keys laid out, it appends CLOCK_MONOTONIC (system-wide, so
+its cards and the key bar laid out, it appends CLOCK_MONOTONIC (system-wide, so
 the parent can subtract the moment it pressed Enter) to OUTFILE and quits the app.
 Nothing in keyturn itself changes.
 """
