@@ -22,6 +22,8 @@ from tests.support_app import (
     record_notifications,
     settle,
     step,
+    to_confirm,
+    to_ready,
     until,
 )
 from tui.gate import Role
@@ -56,11 +58,6 @@ def footer_revoke_dimmed(app) -> bool:
 
 def gate_words(app) -> str:
     return str(app.screen.query_one(GateBar).render())
-
-
-async def reach_ready(pilot, clock, app) -> None:
-    await until(pilot, clock, lambda: app.engine.phase is Phase.READY)
-    await settle(pilot)
 
 
 async def test_revoke_stays_locked_through_the_window_and_unlocks_on_the_nth_live_answer(clock):
@@ -100,7 +97,7 @@ async def test_a_failure_before_confirming_locks_revoke_again(clock, status):
     demo = fixed_demo(clock)
     app = demo_app(clock, demo)
     async with app.run_test(size=SIZE) as pilot:
-        await reach_ready(pilot, clock, app)
+        await to_ready(pilot, clock, app)
         assert not revoke_button(app).disabled
         demo.world.forced[demo.keys.new.fingerprint] = [status]
         await step(pilot, clock, INTERVAL)
@@ -137,9 +134,7 @@ async def test_the_gate_shutting_while_the_confirmation_is_open_withdraws_it(clo
     demo = fixed_demo(clock)
     app = demo_app(clock, demo)
     async with app.run_test(size=SIZE) as pilot:
-        await reach_ready(pilot, clock, app)
-        await pilot.press("r")
-        await settle(pilot)
+        await to_confirm(pilot, clock, app)
         assert isinstance(app.screen, ConfirmationModal)
         demo.world.forced[demo.keys.new.fingerprint] = [500]
         await step(pilot, clock, INTERVAL)
@@ -154,9 +149,7 @@ async def test_confirm_revokes_once_then_verifying_then_done(clock):
     demo = fixed_demo(clock)
     app = demo_app(clock, demo)
     async with app.run_test(size=SIZE) as pilot:
-        await reach_ready(pilot, clock, app)
-        await pilot.press("r")
-        await settle(pilot)
+        await to_confirm(pilot, clock, app)
         modal = app.screen
         assert isinstance(modal, ConfirmationModal)
         body = str(modal.query_one("#body", Static).render())
@@ -184,9 +177,7 @@ async def test_cancel_makes_no_admin_call(clock, key):
     demo = fixed_demo(clock)
     app = demo_app(clock, demo)
     async with app.run_test(size=SIZE) as pilot:
-        await reach_ready(pilot, clock, app)
-        await pilot.press("r")
-        await settle(pilot)
+        await to_confirm(pilot, clock, app)
         assert isinstance(app.screen, ConfirmationModal)
         await pilot.press(key)
         await step(pilot, clock, 3.0)
@@ -200,7 +191,7 @@ async def test_manual_path_shows_console_steps_and_c_starts_verifying(clock):
     demo = fixed_demo(clock, admin=False)
     app = demo_app(clock, demo)
     async with app.run_test(size=SIZE) as pilot:
-        await reach_ready(pilot, clock, app)
+        await to_ready(pilot, clock, app)
         assert dashboard(app).check_action("console_done", ()) is False  # hidden until asked
         await pilot.press("r", "y")
         await settle(pilot)
@@ -225,7 +216,7 @@ async def test_rollback_alarm_and_reactivate_needs_its_own_confirmation(clock):
     demo = fixed_demo(clock, breaks_after_revoke=True)
     app = demo_app(clock, demo)
     async with app.run_test(size=SIZE) as pilot:
-        await reach_ready(pilot, clock, app)
+        await to_ready(pilot, clock, app)
         await pilot.press("r", "y")
         await settle(pilot)
         await until(pilot, clock, lambda: app.engine.phase is Phase.FAILED)
@@ -310,7 +301,7 @@ async def test_quit_asks_first_while_verifying(clock):
     demo = fixed_demo(clock)
     app = demo_app(clock, demo)
     async with app.run_test(size=SIZE) as pilot:
-        await reach_ready(pilot, clock, app)
+        await to_ready(pilot, clock, app)
         await pilot.press("r", "y")
         await step(pilot, clock, INTERVAL)
         assert app.engine.phase is Phase.VERIFYING
@@ -364,7 +355,7 @@ async def test_revoke_locks_while_probing_is_paused(clock):
     app = demo_app(clock, demo)
     notes = record_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
-        await reach_ready(pilot, clock, app)
+        await to_ready(pilot, clock, app)
         await pilot.press("p")
         await settle(pilot)
         assert revoke_button(app).disabled and footer_revoke_dimmed(app)
@@ -433,7 +424,7 @@ async def test_without_a_new_key_n_enters_it_and_the_rotation_proceeds(clock):
         await settle(pilot)
         await step(pilot, clock, INTERVAL)
         assert app.engine.tracks[Role.NEW].probes >= 1  # probed at once, not at the next start
-        await reach_ready(pilot, clock, app)
+        await to_ready(pilot, clock, app)
         assert not revoke_button(app).disabled
 
 
