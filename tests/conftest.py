@@ -43,7 +43,7 @@ def memory_keyring() -> MemoryKeyring:
 @pytest.fixture(autouse=True)
 def forget_revealed_keys():
     """redact() remembers every key it has seen; one test's keys must not scrub another's text."""
-    from tui import credentials
+    from tui.engine import credentials
 
     yield
     credentials._known_raw.clear()
@@ -54,7 +54,7 @@ def clock(monkeypatch: pytest.MonkeyPatch):
     """A FakeClock that also stamps probe latencies, for dashboard tests (byte-identical
     snapshots): probes measure latency with perf_counter, which the fake clock replaces."""
     from tests.support_app import stamp_latency
-    from tui.scheduler import FakeClock
+    from tui.engine.scheduler import FakeClock
 
     fake = FakeClock()
     stamp_latency(monkeypatch, fake)

@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:  # `python tests/make_screenshots.py` from the rep
 
 import providers.base
 from tests.support_app import SCENES, Scene, SteppedTime, scene_app
-from tui.scheduler import FakeClock
+from tui.engine.scheduler import FakeClock
 
 OUT = ROOT / "screenshots"
 

@@ -17,9 +17,9 @@ import pytest
 
 import providers.base
 from tui.app import KeyturnApp, Session
-from tui.demo import build_demo
-from tui.rotation import Phase
-from tui.scheduler import FakeClock
+from tui.engine.demo import build_demo
+from tui.engine.rotation import Phase
+from tui.engine.scheduler import FakeClock
 
 # Fixed demo keys (fake, key-shaped): the masked forms and fingerprints stay the same.
 OLD_KEY = "sk-ant-api03-" + "demoOLD" * 12 + "R2AA"

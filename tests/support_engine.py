@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tui.demo import Demo, build_demo
-from tui.rotation import RotationEngine, open_client
-from tui.scheduler import FakeClock
+from tui.engine.demo import Demo, build_demo
+from tui.engine.rotation import RotationEngine, open_client
+from tui.engine.scheduler import FakeClock
 
 
 @dataclass

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from tests.support_app import INTERVAL, STREAK
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD
-from tui.demo import build_demo
-from tui.scheduler import FakeClock
+from tui.engine.demo import build_demo
+from tui.engine.scheduler import FakeClock
 
 # -- what is on screen ---------------------------------------------------------------
 

@@ -20,13 +20,13 @@ import httpx
 
 from providers.simulated import SimulatedWorld
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD
-from tui import config
+from tui.engine import config, config_file
 
 
 def make_config(tmp: Path, rotations: dict[str, dict[str, Any]], **top: Any) -> config.Config:
     """A validated Config whose audit log lives under `tmp/state`."""
     data: dict[str, Any] = {"state_dir": str(tmp / "state"), "rotations": rotations, **top}
-    return config.validate(data, tmp / "keyturn.toml")
+    return config_file.validate(data, tmp / "keyturn.toml")
 
 
 def stamp(when: datetime) -> str:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 from providers import provider_by_name
 from tests.provider_server import ProviderServer
-from tui.config import Rotation
-from tui.credentials import Secret
-from tui.gate import Role
-from tui.rotation import Keys, Probed, RotationEngine, open_client
+from tui.engine.config import Rotation
+from tui.engine.credentials import Secret
+from tui.engine.gate import Role
+from tui.engine.rotation import Keys, Probed, RotationEngine, open_client
 
 
 def rotation_for(server: ProviderServer, *, deployment: bool = True, **overrides: object) -> Rotation:

@@ -26,8 +26,8 @@ from tests.support_app import (
     to_ready,
     until,
 )
-from tui.gate import Role
-from tui.rotation import Phase
+from tui.engine.gate import Role
+from tui.engine.rotation import Phase
 from tui.screens.confirm import ConfirmationModal
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen

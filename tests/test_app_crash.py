@@ -13,7 +13,7 @@ from textual.app import App
 from tests.support_app import demo_app, fixed_demo, stamp_latency, step
 from tests.support_canary import CANARY_NEW, CANARY_OLD, assert_no_canary, leaks
 from tui.app import KeyturnApp
-from tui.scheduler import FakeClock
+from tui.engine.scheduler import FakeClock
 from tui.widgets.probe_card import ProbeCard
 
 

@@ -44,10 +44,10 @@ from tests.support_hardening import (
 )
 from tests.support_server import canary_server
 from tui.app import KeyturnApp, Session
-from tui.audit import AuditLog
-from tui.gate import Role
-from tui.rotation import Phase
-from tui.scheduler import FakeClock
+from tui.engine.audit import AuditLog
+from tui.engine.gate import Role
+from tui.engine.rotation import Phase
+from tui.engine.scheduler import FakeClock
 from tui.screens.confirm import ConfirmationModal
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.new_key import NewKeyModal
@@ -190,7 +190,7 @@ def loopback(monkeypatch: pytest.MonkeyPatch):
 
 
 def loopback_config(tmp_path: Path, server: ProviderServer):
-    from tui import config
+    from tui.engine import config_file
 
     path = tmp_path / "keyturn.toml"
     path.write_text(
@@ -203,7 +203,7 @@ def loopback_config(tmp_path: Path, server: ProviderServer):
         'interval = 0.3\ntimeout = 0.25\nstreak = 3\nindeterminate = "hold"\n',
         encoding="utf-8",
     )
-    return config.load(path)
+    return config_file.load(path)
 
 
 async def real_wait(pilot, predicate, timeout: float = 20.0) -> None:
@@ -544,8 +544,8 @@ def test_run_dashboard_with_a_key_that_cannot_be_resolved_raises_before_any_scre
     """`run_dashboard` itself (the list's chooser calls it too) raises the error the CLI turns
     into exit 2; no app is built."""
     import tui.app
-    from tui import config
-    from tui.credentials import CredentialError
+    from tui.engine import config_file
+    from tui.engine.credentials import CredentialError
 
     monkeypatch.setenv("KT_OLD", f"{CANARY_OLD}\n{CANARY_NEW}")
     path = tmp_path / "keyturn.toml"
@@ -553,7 +553,7 @@ def test_run_dashboard_with_a_key_that_cannot_be_resolved_raises_before_any_scre
                     'old = "env:KT_OLD"\n', encoding="utf-8")
     monkeypatch.setattr(tui.app, "_run", lambda app: pytest.fail("a dashboard was started"))
     with pytest.raises(CredentialError) as raised:
-        tui.app.run_dashboard(config.load(path), "svc")
+        tui.app.run_dashboard(config_file.load(path), "svc")
     assert "env:KT_OLD" in str(raised.value)
     assert_no_canary(str(raised.value), canaries=CANARIES)
 

@@ -16,9 +16,9 @@ import pytest
 from tests.support_app import settle
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, assert_no_canary
 from tests.support_server import canary_server
-from tui import config
 from tui.app import KeyturnApp, session_for
-from tui.rotation import Phase
+from tui.engine import config_file
+from tui.engine.rotation import Phase
 from tui.screens.confirm import ConfirmationModal
 from tui.widgets.event_log import EventLog
 
@@ -45,7 +45,7 @@ def write_config(tmp_path, server) -> object:
         'interval = 0.3\ntimeout = 0.25\nstreak = 3\nindeterminate = "hold"\n',
         encoding="utf-8",
     )
-    return config.load(path)
+    return config_file.load(path)
 
 
 @pytest.fixture

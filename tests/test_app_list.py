@@ -11,9 +11,10 @@ from textual.widgets import DataTable
 
 from providers.keys import fingerprint
 from tests.support_app import NEW_KEY, OLD_KEY, demo_app, fixed_demo, settle
-from tui import cli, config
+from tui import cli
 from tui.app import RotationListApp, Session
-from tui.scheduler import FakeClock
+from tui.engine import config_file
+from tui.engine.scheduler import FakeClock
 from tui.screens.dashboard import DashboardScreen
 
 CONFIG = """\
@@ -42,7 +43,7 @@ async def loaded(app, pilot) -> DataTable:
 
 async def test_list_shows_fingerprints_and_dashes_for_missing_keys(tmp_path, memory_keyring):
     memory_keyring.set_password("keyturn", "alpha/old", OLD_KEY)  # alpha/new is missing
-    cfg = config.load(write_config(tmp_path))
+    cfg = config_file.load(write_config(tmp_path))
     app = RotationListApp(cfg)
     async with app.run_test(size=(140, 20)) as pilot:
         table = await loaded(app, pilot)
@@ -56,7 +57,7 @@ async def test_list_shows_fingerprints_and_dashes_for_missing_keys(tmp_path, mem
 
 
 async def test_list_enter_returns_the_chosen_rotation(tmp_path):
-    cfg = config.load(write_config(tmp_path))
+    cfg = config_file.load(write_config(tmp_path))
     app = RotationListApp(cfg)
     async with app.run_test(size=(140, 20)) as pilot:
         await loaded(app, pilot)
@@ -70,7 +71,7 @@ async def test_list_survives_a_broken_keychain(tmp_path, memory_keyring):
         raise RuntimeError("backend exploded")
 
     memory_keyring.get_password = broken
-    cfg = config.load(write_config(tmp_path))
+    cfg = config_file.load(write_config(tmp_path))
     app = RotationListApp(cfg)
     async with app.run_test(size=(140, 20)) as pilot:
         table = await loaded(app, pilot)
@@ -80,7 +81,7 @@ async def test_list_survives_a_broken_keychain(tmp_path, memory_keyring):
 async def test_list_with_no_rotations_says_what_to_do(tmp_path):
     path = tmp_path / "empty.toml"
     path.write_text("", encoding="utf-8")
-    app = RotationListApp(config.load(path))
+    app = RotationListApp(config_file.load(path))
     async with app.run_test(size=(120, 12)) as pilot:
         await settle(pilot)
         hint = str(app.screen.query_one("#list-hint").render())
@@ -147,10 +148,10 @@ def test_env_and_prompt_references_keep_an_entered_key_in_memory(ref, memory_key
 
 
 def test_list_due_column_uses_the_audit_log(tmp_path):
-    from tui.lifecycle import status_rows
+    from tui.engine.lifecycle import status_rows
     from tui.screens.rotation_list import row_cells
 
-    cfg = config.load(write_config(tmp_path))
+    cfg = config_file.load(write_config(tmp_path))
     now = datetime(2025, 1, 1, tzinfo=UTC)
     rows = {r.name: r for r in status_rows(cfg, now)}
     cells = [str(c) for c in row_cells(rows["alpha"], now)]

@@ -12,9 +12,9 @@ import pytest
 from providers.keys import fingerprint
 from tests.support_canary import CANARY_ADMIN, CANARY_OLD, assert_no_canary
 from tests.support_lifecycle import make_config
-from tui import config
-from tui.audit import AuditLog, TornLine
-from tui.credentials import Secret
+from tui.engine import config_file
+from tui.engine.audit import AuditLog, TornLine
+from tui.engine.credentials import Secret
 
 
 def lines(path: Path) -> list[str]:
@@ -94,7 +94,7 @@ def test_location_from_config_then_env_then_platform_state_dir(
     assert make_config(tmp_path, {}).state_dir == tmp_path / "state"
     data: dict = {"rotations": {}}
     monkeypatch.setenv("KEYTURN_STATE_DIR", str(tmp_path / "from-env"))
-    assert config.validate(data, tmp_path / "k.toml").state_dir == tmp_path / "from-env"
+    assert config_file.validate(data, tmp_path / "k.toml").state_dir == tmp_path / "from-env"
     monkeypatch.delenv("KEYTURN_STATE_DIR")
-    default = config.validate(data, tmp_path / "k.toml").state_dir
+    default = config_file.validate(data, tmp_path / "k.toml").state_dir
     assert default.is_relative_to(isolated_home) and default.name == "keyturn"

@@ -136,16 +136,16 @@ def test_a_crash_in_the_cli_shows_only_the_error_type(
 ) -> None:
     """A bug with the key in its message and in its locals: exit 4, a type name, no key."""
     rotation(server, kt)
-    import tui.rotation
+    import tui.engine.rotation
 
-    real = tui.rotation.load_keys
+    real = tui.engine.rotation.load_keys
 
     def exploding_load_keys(rotation, prompt=None):
         keys = real(rotation, prompt)
         raw_old, raw_new = keys.old.reveal(), keys.new.reveal()
         raise RuntimeError(f"could not use {raw_old} then {raw_new}")
 
-    monkeypatch.setattr(tui.rotation, "load_keys", exploding_load_keys)
+    monkeypatch.setattr(tui.engine.rotation, "load_keys", exploding_load_keys)
     for command in (["probe", "svc"], ["watch", "svc", "--headless", "--timeout", "2"],
                     ["revoke", "svc", "--yes"]):
         result = in_process(kt, capsys, *command)

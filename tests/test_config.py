@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tui.config import ConfigError, config_path, load
+from tui.engine.config import ConfigError, config_path
+from tui.engine.config_file import load
 
 GOOD = """
 [defaults]

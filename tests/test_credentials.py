@@ -11,7 +11,7 @@ from keyring.backends import fail
 
 from tests.support_canary import CANARY_NEW, CANARY_OLD, assert_no_canary
 from tui import cli
-from tui.credentials import (
+from tui.engine.credentials import (
     CredentialError,
     KeychainUnavailable,
     Secret,

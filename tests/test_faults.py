@@ -37,10 +37,10 @@ from tests.support_canary import (
     assert_no_canary,
 )
 from tests.support_server import SURE, engine_on, gaps
-from tui.credentials import Secret
-from tui.gate import Role
-from tui.rotation import Phase, open_client
-from tui.scheduler import FakeClock, Scheduler, Target
+from tui.engine.credentials import Secret
+from tui.engine.gate import Role
+from tui.engine.rotation import Phase, open_client
+from tui.engine.scheduler import FakeClock, Scheduler, Target
 
 pytest_plugins = ["tests.server_fixtures"]  # the server fixtures
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from providers.base import ProbeResult, Verdict
-from tui.gate import HISTORY, Role, Track, evaluate, mix, qualifies, serving
+from tui.engine.gate import HISTORY, Role, Track, evaluate, mix, qualifies, serving
 
 OLD_FP, NEW_FP, OTHER_FP = "0123456789ab", "ba9876543210", "ffffffffffff"
 

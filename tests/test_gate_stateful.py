@@ -14,9 +14,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from providers.base import AdminError
 from tests.support_engine import make_rig
-from tui.credentials import Secret
-from tui.gate import Role
-from tui.rotation import GateLocked, Phase, RevokeRefused
+from tui.engine.credentials import Secret
+from tui.engine.gate import Role
+from tui.engine.rotation import GateLocked, Phase, RevokeRefused
 
 STATUSES = [200, 200, 200, 401, 404, 429, 500, 529]
 

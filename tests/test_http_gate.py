@@ -14,8 +14,8 @@ from providers.base import Verdict
 from tests.provider_server import ProviderServer, Reply, fingerprint
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD
 from tests.support_server import engine_on
-from tui.gate import Role
-from tui.rotation import GateChanged, GateLocked, Phase, Probed
+from tui.engine.gate import Role
+from tui.engine.rotation import GateChanged, GateLocked, Phase, Probed
 
 pytest_plugins = ["tests.server_fixtures"]
 

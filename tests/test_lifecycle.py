@@ -15,13 +15,14 @@ from providers.simulated import DEPLOYMENT_URL, SimulatedProvider, SimulatedWorl
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, assert_no_canary
 from tests.support_keyring import MemoryKeyring
 from tests.support_lifecycle import canary_world, make_config, write_event
-from tui import lifecycle
-from tui.audit import AuditLog
-from tui.config import Rotation
-from tui.credentials import Secret
-from tui.lifecycle import promote_slots, resume_point, status_rows
-from tui.rotation import Keys, Phase, RevokeRefused, RotationEngine, load_keys, open_client
-from tui.scheduler import FakeClock
+from tui.engine import history, lifecycle
+from tui.engine.audit import AuditLog
+from tui.engine.config import Rotation
+from tui.engine.credentials import Secret
+from tui.engine.history import resume_point
+from tui.engine.lifecycle import promote_slots, status_rows
+from tui.engine.rotation import Keys, Phase, RevokeRefused, RotationEngine, load_keys, open_client
+from tui.engine.scheduler import FakeClock
 
 OLD_FP, NEW_FP = fingerprint(CANARY_OLD), fingerprint(CANARY_NEW)
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
@@ -192,7 +193,7 @@ async def test_report_has_timeline_propagation_probes_and_request_ids_and_no_key
         trail = list(r.audit.events())
 
     assert path.parent == r.state and path.name.startswith("report-sim-") and path.suffix == ".md"
-    times = {e["event"]: lifecycle.parse_time(e["time"]) for e in trail}
+    times = {e["event"]: history.parse_time(e["time"]) for e in trail}
     propagation = (times["gate_opened"] - times["new_key_live"]).total_seconds()
     assert propagation > 0
     assert f"propagation (new key first live → gate open): {propagation:.1f} s" in text
@@ -262,7 +263,7 @@ async def test_finished_rotation_promotes_new_into_the_old_slot(
     (row,) = status_rows(cfg, now=T0 + timedelta(days=1))
     assert (row.old_fingerprint, row.new_fingerprint) == (NEW_FP, None)
     done = [e for e in r.audit.events() if e["event"] == "done"]
-    assert row.last_rotated == lifecycle.parse_time(done[-1]["time"]) > T0
+    assert row.last_rotated == history.parse_time(done[-1]["time"]) > T0
     assert not row.overdue and row.in_progress is None
     assert [e["event"] for e in r.audit.events()][-1] == "slots_promoted"
     assert_no_canary(finished.promotion.message, paths=[r.state])

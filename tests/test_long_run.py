@@ -12,10 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from providers.anthropic import AnthropicProvider
 from providers.simulated import make_key
 from tests.support_engine import make_rig
-from tui.config import Rotation
-from tui.credentials import Secret
-from tui.rotation import Keys, RotationEngine, open_client
-from tui.scheduler import LoopClock
+from tui.engine.config import Rotation
+from tui.engine.credentials import Secret
+from tui.engine.rotation import Keys, RotationEngine, open_client
+from tui.engine.scheduler import LoopClock
 
 DAY = 86_400.0
 

@@ -6,8 +6,8 @@ import pytest
 
 from providers.base import AdminError
 from tests.support_engine import make_rig
-from tui.gate import Role
-from tui.rotation import GateLocked, Phase, PhaseChanged, RevokeRefused
+from tui.engine.gate import Role
+from tui.engine.rotation import GateLocked, Phase, PhaseChanged, RevokeRefused
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ async def test_admin_refusal_leaves_the_key_unrevoked_and_the_gate_in_charge(rig
 
 
 async def test_replacing_the_new_key_restarts_its_streak(rig):
-    from tui.credentials import Secret
+    from tui.engine.credentials import Secret
 
     rig.engine.start()
     assert await rig.run_until(lambda: rig.engine.can_revoke)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from providers.base import ProbeResult, Verdict
-from tui.scheduler import FakeClock, Scheduler, Target
+from tui.engine.scheduler import FakeClock, Scheduler, Target
 
 
 class Recorder:

@@ -10,7 +10,7 @@ from collections import Counter
 from itertools import pairwise
 
 from providers.base import ProbeResult, Verdict
-from tui.scheduler import HERD, FakeClock, Scheduler, Target
+from tui.engine.scheduler import HERD, FakeClock, Scheduler, Target
 
 
 def recorder(clock: FakeClock, calls: dict[str, list[float]], role: str):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support_app import SCENES, scene_app, stamp_latency
-from tui.scheduler import FakeClock
+from tui.engine.scheduler import FakeClock
 
 
 @pytest.mark.parametrize("scene", SCENES, ids=[s.name for s in SCENES])

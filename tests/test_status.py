@@ -12,8 +12,8 @@ from providers.keys import fingerprint
 from tests.support_canary import CANARY_NEW, CANARY_OLD
 from tests.support_lifecycle import make_config, write_event
 from tui.cli import main
-from tui.credentials import store
-from tui.lifecycle import status_rows
+from tui.engine.credentials import store
+from tui.engine.lifecycle import status_rows
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -18,11 +18,18 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from providers.base import Provider
-from tui.audit import AuditLog
-from tui.config import Config, Rotation
-from tui.credentials import CredentialError, KeychainUnavailable, Reference, Secret, redact, store
-from tui.rotation import Keys, RotationEngine, load_keys
-from tui.scheduler import Clock, LoopClock
+from tui.engine.audit import AuditLog
+from tui.engine.config import Config, Rotation
+from tui.engine.credentials import (
+    CredentialError,
+    KeychainUnavailable,
+    Reference,
+    Secret,
+    redact,
+    store,
+)
+from tui.engine.rotation import Keys, RotationEngine, load_keys
+from tui.engine.scheduler import Clock, LoopClock
 from tui.screens.dashboard import DashboardScreen
 
 EXIT_INTERNAL = 4
@@ -186,7 +193,7 @@ def run_dashboard(cfg: Config, rotation_name: str | None) -> int:
 
 def run_demo() -> int:
     """`keyturn demo`: the dashboard on the simulated provider and deployment."""
-    from tui.demo import build_demo
+    from tui.engine.demo import build_demo
 
     demo = build_demo()
     return _run(KeyturnApp(Session(demo.rotation, demo.provider, demo.keys, demo=True)))

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from providers.base import ProbeResult
-    from tui.rotation import RotationEngine
+    from tui.engine.rotation import RotationEngine
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INDETERMINATE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 EXIT_PIPE = 141
@@ -70,12 +70,12 @@ def _seconds(text: str) -> float:
 
 def _usage_line(message: str, argv: list[str] | None) -> str:
     """The one line for a usage error; a missing rotation names the config and its rotations."""
-    from tui.credentials import redact_keylike
+    from tui.engine.credentials import redact_keylike
 
     line = redact_keylike(message)  # a key pasted as an argument is not echoed
     if "arguments are required: rotation" not in message:
         return line
-    from tui import config
+    from tui.engine import config, config_file
 
     pre = _Parser(add_help=False)
     pre.add_argument("--config")
@@ -85,7 +85,7 @@ def _usage_line(message: str, argv: list[str] | None) -> str:
         explicit = None
     path = config.config_path(explicit)
     try:
-        names = ", ".join(sorted(config.load(explicit).rotations)) or "none configured"
+        names = ", ".join(sorted(config_file.load(explicit).rotations)) or "none configured"
     except config.ConfigError:
         names = "the config cannot be read"
     return f"{path}: rotation: no rotation named on the command line (known: {names}); {line}"
@@ -216,8 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _reader_left()
     except Exception as exc:  # last line of defence: a type name, never a message with a key
-        from tui.config import ConfigError
-        from tui.credentials import CredentialError
+        from tui.engine.config import ConfigError
+        from tui.engine.credentials import CredentialError
 
         if isinstance(exc, (ConfigError, CredentialError)):
             _err(str(exc))
@@ -227,13 +227,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _err(message: str) -> None:
-    from tui.credentials import redact
+    from tui.engine.credentials import redact
 
     print(f"keyturn: {redact(message)}", file=sys.stderr)
 
 
 def _out(line: str) -> None:
-    from tui.credentials import redact
+    from tui.engine.credentials import redact
 
     try:
         print(redact(line), flush=True)
@@ -253,9 +253,9 @@ def _reader_left() -> None:
 
 
 def _load_rotation(args: argparse.Namespace):
-    from tui import config
+    from tui.engine import config_file
 
-    cfg = config.load(args.config)
+    cfg = config_file.load(args.config)
     return cfg, cfg.rotation(args.rotation)
 
 
@@ -277,7 +277,7 @@ def probe_line(engine: RotationEngine, role: Any, result: ProbeResult) -> str:
     status = str(result.status) if result.status is not None else "-"
     extra = ""
     if role.value == "deployment":
-        from tui.gate import serving
+        from tui.engine.gate import serving
 
         extra = f"  serving {serving(result, *engine.fingerprints)}"
     detail = f"  {result.detail}" if result.verdict.value != "live" else ""
@@ -293,7 +293,7 @@ async def _wait_for(engine: RotationEngine, done, timeout: float) -> bool:
 
 
 def _print_events(engine: RotationEngine) -> None:
-    from tui.rotation import Notice, PhaseChanged, Probed
+    from tui.engine.rotation import Notice, PhaseChanged, Probed
 
     def show(event: object) -> None:
         if isinstance(event, Probed):
@@ -314,7 +314,7 @@ def _audit_for(cfg):
     """
     import os
 
-    from tui.audit import AuditLog
+    from tui.engine.audit import AuditLog
 
     audit = AuditLog(cfg.state_dir)
     try:
@@ -333,8 +333,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
     import asyncio
     import json
 
-    from tui.gate import Role, Track, evaluate, qualifies, serving
-    from tui.rotation import load_keys, open_client
+    from tui.engine.gate import Role, Track, evaluate, qualifies, serving
+    from tui.engine.rotation import load_keys, open_client
 
     _, rotation = _load_rotation(args)
     keys = load_keys(rotation)
@@ -417,7 +417,7 @@ def _run_engine(rotation, provider, keys, audit, body) -> int:
     """Run `body(engine)` with a started engine and one shared client; always stops it."""
     import asyncio
 
-    from tui.rotation import RotationEngine, open_client
+    from tui.engine.rotation import RotationEngine, open_client
 
     async def run() -> int:
         async with open_client(provider) as client:
@@ -431,7 +431,7 @@ def _run_engine(rotation, provider, keys, audit, body) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from tui.rotation import load_keys
+    from tui.engine.rotation import load_keys
 
     cfg, rotation = _load_rotation(args)
     if not args.headless:
@@ -445,7 +445,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     audit = _audit_for(cfg)
 
     async def body(engine: RotationEngine) -> int:
-        from tui import lifecycle
+        from tui.engine import lifecycle
 
         _print_events(engine)
         point = lifecycle.resume(engine, audit)
@@ -479,7 +479,7 @@ async def _confirm(question: str) -> bool:
 async def revoke_flow(engine: RotationEngine, *, yes: bool, timeout: float, interactive: bool) -> int:
     """Gate → confirmation → revoke → verify; shared by `revoke` and the headless demo."""
     from providers.base import AdminError
-    from tui.rotation import PRE_REVOKE, GateLocked
+    from tui.engine.rotation import PRE_REVOKE, GateLocked
 
     async def console_revocation() -> None:
         _out(engine.console_steps())
@@ -524,7 +524,7 @@ async def revoke_flow(engine: RotationEngine, *, yes: bool, timeout: float, inte
 
 async def _verify(engine: RotationEngine, timeout: float) -> int:
     """Wait until the old key is proved dead (0) or the deployment raises an alarm (1)."""
-    from tui.rotation import Phase
+    from tui.engine.rotation import Phase
 
     finished = await _wait_for(engine, lambda: engine.phase in (Phase.DONE, Phase.FAILED), timeout)
     if engine.phase is Phase.DONE:
@@ -534,7 +534,7 @@ async def _verify(engine: RotationEngine, timeout: float) -> int:
     if engine.phase is Phase.FAILED:
         hint = " Reactivate the old key from the dashboard (a)." if engine.can_reactivate else ""
         raise Fail(f"ALARM: {engine.alarm}.{hint}")
-    from tui.gate import Role
+    from tui.engine.gate import Role
 
     assert not finished
     old_track = engine.tracks[Role.OLD]
@@ -543,8 +543,8 @@ async def _verify(engine: RotationEngine, timeout: float) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
-    from tui.lifecycle import finish_interrupted_promotion
-    from tui.rotation import load_keys
+    from tui.engine.lifecycle import finish_interrupted_promotion
+    from tui.engine.rotation import load_keys
 
     cfg, rotation = _load_rotation(args)
     audit = _audit_for(cfg)
@@ -557,8 +557,8 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     interactive = sys.stdin is not None and sys.stdin.isatty()
 
     async def body(engine: RotationEngine) -> int:
-        from tui import lifecycle
-        from tui.rotation import Phase
+        from tui.engine import lifecycle
+        from tui.engine.rotation import Phase
 
         _print_events(engine)
         point = lifecycle.resume(engine, audit)
@@ -585,7 +585,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
 
 def _finish(cfg_or_state_dir: Any, engine: RotationEngine) -> None:
     """The rotation is done: save the report, promote the key slots, say where things are."""
-    from tui import lifecycle
+    from tui.engine import lifecycle
 
     try:
         finished = lifecycle.finish(cfg_or_state_dir, engine)
@@ -601,7 +601,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from tui.app import run_demo
 
         return run_demo()
-    from tui.demo import build_demo
+    from tui.engine.demo import build_demo
 
     demo = build_demo()
     _out("keyturn demo: simulated provider, old and new keys, a deployment switching over "
@@ -611,17 +611,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.state_dir:
         from pathlib import Path
 
-        from tui.audit import AuditLog
+        from tui.engine.audit import AuditLog
 
         audit = AuditLog(Path(args.state_dir))
 
     async def body(engine: RotationEngine) -> int:
-        from tui.rotation import Phase
+        from tui.engine.rotation import Phase
 
         _print_events(engine)
         code = await revoke_flow(engine, yes=True, timeout=60, interactive=False)
         if audit is not None and engine.phase is Phase.DONE:
-            from tui.lifecycle import write_report
+            from tui.engine.lifecycle import write_report
 
             _out(f"report: {write_report(audit.dir, engine.rotation.name, engine)}")
         return code
@@ -632,10 +632,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_secret_set(args: argparse.Namespace) -> int:
     import getpass
 
-    from tui import config
-    from tui.credentials import Reference, default_reference, store
+    from tui.engine import config_file
+    from tui.engine.credentials import Reference, default_reference, store
 
-    cfg = config.load(args.config)
+    cfg = config_file.load(args.config)
     rotation = cfg.rotations.get(args.rotation)
     ref = getattr(rotation, args.slot) if rotation else default_reference(args.rotation, args.slot)
     if Reference.parse(ref).kind != "keyring":
@@ -658,7 +658,7 @@ class _TornLineWarnings:
     def __enter__(self) -> None:
         import warnings
 
-        from tui.audit import TornLine
+        from tui.engine.audit import TornLine
 
         self._catcher = warnings.catch_warnings(record=True)
         self._caught = self._catcher.__enter__()
@@ -678,10 +678,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     import json
     from datetime import UTC, datetime
 
-    from tui import config, lifecycle
-    from tui.audit import AuditLog
+    from tui.engine import config_file, lifecycle
+    from tui.engine.audit import AuditLog
 
-    cfg = config.load(args.config)
+    cfg = config_file.load(args.config)
     now = datetime.now(UTC)
     with _TornLineWarnings():
         rows = lifecycle.status_rows(cfg, now=now)
@@ -725,10 +725,10 @@ LOG_FIELDS = ("old", "new", "method", "key_id", "request_id", "status", "phase",
 def cmd_log(args: argparse.Namespace) -> int:
     import json
 
-    from tui import config
-    from tui.audit import AuditLog
+    from tui.engine import config_file
+    from tui.engine.audit import AuditLog
 
-    cfg = config.load(args.config)
+    cfg = config_file.load(args.config)
     audit = AuditLog(cfg.state_dir)
     with _TornLineWarnings():
         events = list(audit.events(args.rotation))
@@ -756,9 +756,9 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 def cmd_home(args: argparse.Namespace) -> int:
     """No command: the list of rotations (the dashboard's chooser on a terminal)."""
-    from tui import config
+    from tui.engine import config_file
 
-    cfg = config.load(args.config)
+    cfg = config_file.load(args.config)
     if sys.stdout.isatty() and sys.stdin is not None and sys.stdin.isatty():
         from tui.app import run_dashboard
 

@@ -9,10 +9,10 @@ from providers.anthropic import AnthropicProvider
 from providers.base import ProbeResult, Verdict
 from providers.keys import fingerprint
 from tests.benchmarks.support import NEW_KEY, OLD_KEY, Figure, LoopbackServer, median, percentile
-from tui.config import Rotation
-from tui.credentials import Secret
-from tui.rotation import Keys, RotationEngine, open_client
-from tui.scheduler import LoopClock, Scheduler, Target
+from tui.engine.config import Rotation
+from tui.engine.credentials import Secret
+from tui.engine.rotation import Keys, RotationEngine, open_client
+from tui.engine.scheduler import LoopClock, Scheduler, Target
 
 
 def bench_rotation(base_url: str, *, interval: float, timeout: float = 5.0,

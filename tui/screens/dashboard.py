@@ -25,9 +25,9 @@ from textual.timer import Timer
 from textual.widgets import Button
 
 from providers.base import AdminError, ProbeResult
-from tui.credentials import CredentialError, Secret, redact
-from tui.gate import GateState, Role
-from tui.rotation import (
+from tui.engine.credentials import CredentialError, Secret, redact
+from tui.engine.gate import GateState, Role
+from tui.engine.rotation import (
     PRE_REVOKE,
     GateLocked,
     Notice,
@@ -189,7 +189,7 @@ class DashboardScreen(Screen[None]):
         """A crashed or closed run may have revoked this old key already: pick it up."""
         if self.state_dir is None or self.engine.audit is None:
             return
-        from tui import lifecycle
+        from tui.engine import lifecycle
 
         point = lifecycle.resume(self.engine, self.engine.audit)
         if point is None:
@@ -205,7 +205,7 @@ class DashboardScreen(Screen[None]):
     @work(thread=True, group="finish")
     def finish_rotation(self) -> None:
         """Done: write the report and promote keyturn's own key slots (keychain: a thread)."""
-        from tui import lifecycle
+        from tui.engine import lifecycle
 
         assert self.state_dir is not None
         try:

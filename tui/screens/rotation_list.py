@@ -13,8 +13,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from tui.config import Config
-from tui.lifecycle import StatusRow, human_duration, status_rows
+from tui.engine.config import Config
+from tui.engine.lifecycle import StatusRow, human_duration, status_rows
 from tui.widgets.key_bar import KeyBar
 
 COLUMNS = ("rotation", "provider", "old key", "new key", "last rotated", "due", "state")

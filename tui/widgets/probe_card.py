@@ -13,8 +13,8 @@ from textual.visual import Visual, visualize
 from textual.widget import Widget
 
 from providers.base import ProbeResult, Verdict
-from tui.credentials import Secret
-from tui.gate import Track
+from tui.engine.credentials import Secret
+from tui.engine.gate import Track
 from tui.widgets.history import latency_rows, strip_line, verdict_glyph
 from tui.widgets.style import VERDICT_STYLE, ago
 

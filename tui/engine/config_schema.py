@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tui.config import NAME, parse_duration
-from tui.credentials import check_reference, looks_like_key
+from tui.engine.config import NAME, parse_duration
+from tui.engine.credentials import check_reference, looks_like_key
 
 Seconds = Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)]
 Streak = Annotated[int, Field(ge=1, le=1000, strict=True)]

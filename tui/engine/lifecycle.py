@@ -1,6 +1,6 @@
 """A rotation's life between runs: due dates, status rows, resume, reports and key slots.
 
-Everything here is read back from the audit log (`tui/audit.py`): the log is the one
+Everything here is read back from the audit log (`tui/engine/audit.py`): the log is the one
 record of what happened, so `keyturn status`, the dashboard's rotation list, a resumed
 run and the Markdown report all agree. Nothing here imports Textual, and nothing here
 prompts: a `prompt` reference or a missing keychain shows as an unknown fingerprint.
@@ -13,31 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tui.audit import AuditLog
-from tui.config import Config, Rotation
-from tui.credentials import CredentialError, Reference, Secret, resolve
-
-if TYPE_CHECKING:
-    from tui.rotation import Keys, RotationEngine
-
-#: Events that mean "this rotation finished": the old key was proved dead.
-FINISHED = ("done", "old_key_dead")
-
+from tui.engine.audit import AuditLog
+from tui.engine.config import Config, Rotation
+from tui.engine.credentials import CredentialError, Reference, Secret, resolve
+from tui.engine.history import FINISHED, ResumePoint, parse_time, resume_point
+from tui.engine.rotation import Keys, Phase, RotationEngine
 
 # -- times --------------------------------------------------------------------------
-
-
-def parse_time(text: object) -> datetime | None:
-    """An audit log time (`2026-01-02T03:04:05.678Z`) as an aware UTC datetime."""
-    if not isinstance(text, str):
-        return None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def last_rotated(events: Iterable[dict[str, Any]]) -> datetime | None:
@@ -174,62 +158,6 @@ def status_rows(cfg: Config, now: datetime | None = None) -> list[StatusRow]:
 # -- resume ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ResumePoint:
-    """Where an interrupted rotation of one OLD key stood, read from the audit log.
-
-    phase: `revoking` (console revocation asked, not confirmed), `verifying` (revoke
-    requested or confirmed: never request it again) or `done`.
-    """
-
-    phase: str
-    old_fingerprint: str
-    method: str | None = None
-    key_id: str | None = None
-    #: True when a revoke was requested but the provider's answer never reached the log
-    #: (a crash while the admin call was in flight).
-    unanswered: bool = False
-    since: str | None = None
-
-
-def resume_point(events: Iterable[dict[str, Any]], old_fingerprint: str) -> ResumePoint | None:
-    """The state of the rotation of `old_fingerprint`, or None when nothing was revoked.
-
-    A revoke request for this key that was not undone (failed admin call, rollback)
-    means the key may already be revoked: resume verifies instead of revoking again.
-    """
-    state: dict[str, Any] | None = None
-    for record in events:
-        if record.get("old") != old_fingerprint:
-            continue
-        event = record.get("event")
-        if event == "revoke_requested":
-            state = {"phase": "revoking" if record.get("method") == "console" else "verifying",
-                     "method": record.get("method"), "unanswered": record.get("method") != "console",
-                     "since": record.get("time"), "key_id": None}
-        elif event == "revoke_confirmed" and state is not None:
-            state.update(phase="verifying", unanswered=False,
-                         key_id=record.get("key_id") or state["key_id"])
-        elif event == "failure" and state is not None and state["phase"] != "done":
-            detail = str(record.get("detail", ""))
-            # A failed revoke call left the key active; a failed reactivate changes nothing.
-            if state["unanswered"] and not detail.startswith("reactivate"):
-                state = None
-        elif event == "rollback":
-            state = None
-        elif event in FINISHED:
-            state = state or {"method": None, "since": record.get("time"), "key_id": None}
-            state.update(phase="done", unanswered=False)
-        elif event == "resumed" and state is not None and record.get("key_id"):
-            state["key_id"] = record.get("key_id")
-    if state is None:
-        return None
-    return ResumePoint(
-        phase=state["phase"], old_fingerprint=old_fingerprint, method=state["method"],
-        key_id=state["key_id"], unanswered=state["unanswered"], since=state["since"],
-    )
-
-
 def state_dir_of(cfg_or_dir: Config | Path | str) -> Path:
     return Path(cfg_or_dir.state_dir if isinstance(cfg_or_dir, Config) else cfg_or_dir)
 
@@ -242,8 +170,6 @@ def resume(engine: RotationEngine, audit: AuditLog | None) -> ResumePoint | None
     """
     if audit is None:
         return None
-    from tui.rotation import Phase
-
     point = resume_point(audit.events(engine.rotation.name), engine.keys.old.fingerprint)
     if point is None or point.phase == "done":
         return point
@@ -375,7 +301,7 @@ def write_report(
     With an engine, the report names its keys and counts its probes; without one it is
     built from the audit log alone (the newest finished rotation of that name).
     """
-    from tui.credentials import redact
+    from tui.engine.credentials import redact
 
     audit = AuditLog(state_dir_of(cfg_or_state_dir))
     events = list(audit.events(rotation_name))
@@ -426,7 +352,12 @@ def promote_slots(rotation: Rotation, keys: Keys, audit: AuditLog) -> Promotion:
     and the message says which. The audit log must show the OLD key's revocation
     confirmed (`done`): nothing is moved or removed before that.
     """
-    from tui.credentials import KeychainUnavailable, keychain_delete, keychain_get, keychain_set
+    from tui.engine.credentials import (
+        KeychainUnavailable,
+        keychain_delete,
+        keychain_get,
+        keychain_set,
+    )
 
     old_fp = keys.old.fingerprint
     new_fp = keys.new.fingerprint if keys.new is not None else None
@@ -466,7 +397,7 @@ def promote_slots(rotation: Rotation, keys: Keys, audit: AuditLog) -> Promotion:
 def finish_interrupted_promotion(rotation: Rotation, audit: AuditLog) -> Promotion | None:
     """A crash between writing OLD and clearing NEW leaves the new key in both slots;
     clear NEW when the audit log shows that key's rotation finished. None when no repair."""
-    from tui.credentials import KeychainUnavailable, keychain_delete, keychain_get
+    from tui.engine.credentials import KeychainUnavailable, keychain_delete, keychain_get
 
     if not rotation.uses_default_slots():
         return None
@@ -497,8 +428,6 @@ class Finished:
 
 def finish(cfg_or_state_dir: Config | Path | str, engine: RotationEngine) -> Finished:
     """A rotation reached `done`: write its report and promote its key slots."""
-    from tui.rotation import Phase
-
     if engine.phase is not Phase.DONE:
         raise ValueError(f"rotation is {engine.phase}, not done")
     report = write_report(cfg_or_state_dir, engine.rotation.name, engine)

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from providers.simulated import DEPLOYMENT_URL, SimulatedProvider, SimulatedWorld
-from tui.config import Rotation
-from tui.credentials import Secret
-from tui.rotation import Keys
+from tui.engine.config import Rotation
+from tui.engine.credentials import Secret
+from tui.engine.rotation import Keys
 
 DEMO_NAME = "demo"
 

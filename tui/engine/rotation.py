@@ -14,11 +14,12 @@ from enum import StrEnum
 from providers import httpx
 from providers.base import AdminError, AdminReceipt, ProbeResult, Provider, Verdict
 from providers.deployment import DeploymentTarget
-from tui.audit import AuditLog
-from tui.config import Rotation
-from tui.credentials import CredentialError, Secret, resolve
-from tui.gate import GateState, Role, Track, evaluate, qualifies, serving
-from tui.scheduler import Clock, LoopClock, Scheduler, Target
+from tui.engine.audit import AuditLog
+from tui.engine.config import Rotation
+from tui.engine.credentials import CredentialError, Secret, resolve
+from tui.engine.gate import GateState, Role, Track, evaluate, qualifies, serving
+from tui.engine.history import resume_point
+from tui.engine.scheduler import Clock, LoopClock, Scheduler, Target
 
 
 class Phase(StrEnum):
@@ -299,8 +300,6 @@ class RotationEngine:
             raise GateLocked("deployment served OLD within the last streak")
         if self.audit is not None:
             # An earlier run (crashed, or another window) may have revoked this key already.
-            from tui.lifecycle import resume_point
-
             earlier = resume_point(self.audit.events(self.rotation.name), old_fp)
             if earlier is not None:
                 raise RevokeRefused(

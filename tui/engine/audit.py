@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tui.credentials import redact
+from tui.engine.credentials import redact
 
 LOG_NAME = "audit.jsonl"
 

@@ -1,104 +1,19 @@
 """The config file: TOML, validated with pydantic; unknown keys are errors.
 
 A broken file becomes one ConfigError line that names the file, the key and the
-problem (the CLI exits 2 on it); loading never writes anything. The file's schema
-(pydantic) lives in config_schema.py and is imported only when a file is validated:
-what the engine runs (Rotation, Config) are plain dataclasses, so the demo and the
-dashboard start without loading pydantic.
+problem (the CLI exits 2 on it); loading never writes anything.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
-from tui.credentials import default_reference, redact_keylike
+from pydantic import ValidationError
 
-PROVIDER_NAMES = ("anthropic", "openai", "simulated")
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
-DURATION_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-class ConfigError(Exception):
-    """One line for the user: file, key, problem."""
-
-
-def parse_duration(text: str) -> float:
-    """`90d`, `12h`, `2w` → seconds."""
-    m = DURATION.match(text)
-    if not m or int(m.group(1)) <= 0:
-        raise ValueError("must be a positive duration like 90d, 12h or 2w")
-    return int(m.group(1)) * DURATION_UNITS[m.group(2)]
-
-
-@dataclass(frozen=True)
-class Rotation:
-    """One rotation with defaults applied: what the engine runs."""
-
-    name: str
-    provider: str
-    old: str
-    new: str
-    admin: str
-    admin_explicit: bool
-    deployment: str | None
-    base_url: str | None
-    project_id: str | None
-    rotate_every: str | None
-    interval: float
-    timeout: float
-    streak: int
-    indeterminate: str
-
-    @property
-    def rotate_every_seconds(self) -> float | None:
-        return parse_duration(self.rotate_every) if self.rotate_every else None
-
-    def uses_default_slots(self) -> bool:
-        """Keys held in the keychain under keyturn's own names (promotable after a rotation)."""
-        return self.old == default_reference(self.name, "old") and self.new == default_reference(
-            self.name, "new"
-        )
-
-
-@dataclass(frozen=True)
-class Config:
-    """A loaded config file: its path, its rotations, where the record is kept."""
-
-    path: Path
-    rotations: dict[str, Rotation]
-    state_dir: Path
-
-    def rotation(self, name: str) -> Rotation:
-        try:
-            return self.rotations[name]
-        except KeyError:
-            known = ", ".join(sorted(self.rotations)) or "none configured"
-            shown = redact_keylike(repr(name))  # a key typed as the rotation is not echoed
-            raise ConfigError(f"{self.path}: no rotation named {shown} (known: {known})") from None
-
-
-def default_config_path() -> Path:
-    from platformdirs import user_config_path
-
-    return user_config_path("keyturn", appauthor=False) / "keyturn.toml"
-
-
-def default_state_dir() -> Path:
-    from platformdirs import user_state_path
-
-    return user_state_path("keyturn", appauthor=False)
-
-
-def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """`--config PATH`, else `KEYTURN_CONFIG`, else the platformdirs default."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get("KEYTURN_CONFIG")
-    return Path(env) if env else default_config_path()
+from tui.engine.config import Config, ConfigError, Rotation, config_path, default_state_dir
+from tui.engine.config_schema import FileConfig
+from tui.engine.credentials import default_reference, redact_keylike
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -119,10 +34,6 @@ def _describe(err: dict) -> str:
 
 def validate(data: dict, path: Path) -> Config:
     """Check a parsed TOML document; ConfigError names the first bad key."""
-    from pydantic import ValidationError
-
-    from tui.config_schema import FileConfig
-
     try:
         parsed = FileConfig.model_validate(data)
     except ValidationError as exc:
