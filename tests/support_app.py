@@ -88,6 +88,17 @@ async def started(pilot) -> None:
     raise AssertionError("the dashboard never started its engine")
 
 
+async def workers_done(app) -> None:
+    """Wait for the dashboard's workers (the keychain, the admin calls). The rotation run
+    is a worker for the life of the screen: it is waited for only once the rotation is
+    done, when it writes the report and ends."""
+    engine = getattr(app, "engine", None)
+    done = engine is not None and engine.phase is Phase.DONE
+    waited = [w for w in app.workers if w.group != "run" or done]
+    if waited:  # (an empty list would mean "every worker" to Textual)
+        await app.workers.wait_for_complete(waited)
+
+
 async def settle(pilot) -> None:
     """Let the engine's tasks run and the screen handle every message they posted.
 

@@ -25,6 +25,7 @@ from tests.support_app import (
     to_confirm,
     to_ready,
     until,
+    workers_done,
 )
 from tui.engine.gate import Role
 from tui.engine.rotation import Phase
@@ -252,7 +253,7 @@ async def test_new_key_is_entered_in_a_password_field_and_probed_at_once(clock):
         assert field.password
         field.value = typed
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await settle(pilot)
         assert isinstance(app.screen, DashboardScreen)
         from providers.keys import fingerprint
@@ -275,7 +276,7 @@ async def test_new_key_equal_to_the_old_one_is_refused(clock):
         await settle(pilot)
         app.screen.query_one("#new-key").value = demo.world.old
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await settle(pilot)
         assert app.engine.keys.new == before
         assert any("that is the old key" in n for n in notes)
@@ -420,7 +421,7 @@ async def test_without_a_new_key_n_enters_it_and_the_rotation_proceeds(clock):
         await settle(pilot)
         app.screen.query_one("#new-key").value = demo.world.new
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await settle(pilot)
         await step(pilot, clock, INTERVAL)
         assert app.engine.tracks[Role.NEW].probes >= 1  # probed at once, not at the next start

@@ -1,4 +1,4 @@
-"""Issue 5, the dashboard side: NO_COLOR, resizing while probing, the secret canary
+"""Hardening, the dashboard side: NO_COLOR, resizing while probing, the secret canary
 through every state, fault and forced crash, and hostile input in the new-key field.
 
 Most tests drive the demo on a FakeClock (fast, deterministic); the canary sweep through
@@ -26,6 +26,7 @@ from tests.support_app import (
     step,
     to_ready,
     until,
+    workers_done,
 )
 from tests.support_canary import (
     CANARY_ADMIN,
@@ -348,7 +349,7 @@ async def revoke_to_done(pilot, clock: FakeClock, app: KeyturnApp) -> None:
     await pilot.press("y")
     await settle(pilot)
     await until(pilot, clock, lambda: app.engine.phase is Phase.DONE)
-    await app.workers.wait_for_complete()  # the report is written in a thread
+    await workers_done(app)  # the report is written in a thread
     await settle(pilot)
 
 
@@ -450,7 +451,7 @@ async def enter_new_key(pilot, clock, app) -> None:
     await settle(pilot)
     app.screen.query_one(Input).value = CANARY_ADMIN + "x"  # some other key, pasted
     await pilot.press("enter")
-    await app.workers.wait_for_complete()
+    await workers_done(app)
     await step(pilot, clock, 1.0)
 
 
@@ -591,7 +592,7 @@ async def test_pasting_the_old_key_or_garbage_as_the_new_key_is_refused_clearly_
             await settle(pilot)
             seen.append(save_shot(app, tmp_path / "shots", f"{case}-typed"))
             await pilot.press("enter")
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             await settle(pilot)
             await pilot.pause()
             assert isinstance(app.screen, DashboardScreen), case  # no crash, back on the dashboard

@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import DataTable
 
 from providers.keys import fingerprint
-from tests.support_app import NEW_KEY, OLD_KEY, demo_app, fixed_demo, settle
+from tests.support_app import NEW_KEY, OLD_KEY, demo_app, fixed_demo, settle, workers_done
 from tui import cli
 from tui.app import RotationListApp, Session
 from tui.engine import config_file
@@ -36,7 +36,7 @@ def write_config(tmp_path: Path) -> Path:
 
 
 async def loaded(app, pilot) -> DataTable:
-    await app.workers.wait_for_complete()
+    await workers_done(app)
     await settle(pilot)
     return app.screen.query_one(DataTable)
 
@@ -129,7 +129,7 @@ async def test_new_key_is_stored_through_a_keyring_reference(memory_keyring, mon
         await settle(pilot)
         app.screen.query_one("#new-key").value = NEW_KEY + "x"
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await settle(pilot)
     assert memory_keyring.get_password("keyturn", "demo/new") == NEW_KEY + "x"
     assert app.engine.keys.new.fingerprint == fingerprint(NEW_KEY + "x")

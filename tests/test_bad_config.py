@@ -1,4 +1,4 @@
-"""The bad config matrix (issue 5): every broken config or command line gets ONE stderr line
+"""The bad config matrix: every broken config or command line gets ONE stderr line
 naming the file and the key, exit 2, and nothing is written or sent.
 
 Every case runs in-process through `tui.cli.main` (fast); a representative subset also

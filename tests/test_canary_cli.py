@@ -1,4 +1,4 @@
-"""The secret canary through the command line (issue 5).
+"""The secret canary through the command line.
 
 Canary keys are the old, new and admin keys. Every command is driven through success,
 the fault matrix, and forced crashes (in the CLI itself, inside a probe, inside the
@@ -145,7 +145,12 @@ def test_a_crash_in_the_cli_shows_only_the_error_type(
         raw_old, raw_new = keys.old.reveal(), keys.new.reveal()
         raise RuntimeError(f"could not use {raw_old} then {raw_new}")
 
-    monkeypatch.setattr(tui.engine.rotation, "load_keys", exploding_load_keys)
+    import tui.cli.probe
+    import tui.cli.revoke
+    import tui.cli.watch
+
+    for command_module in (tui.cli.probe, tui.cli.watch, tui.cli.revoke):
+        monkeypatch.setattr(command_module, "load_keys", exploding_load_keys)
     for command in (["probe", "svc"], ["watch", "svc", "--headless", "--timeout", "2"],
                     ["revoke", "svc", "--yes"]):
         result = in_process(kt, capsys, *command)

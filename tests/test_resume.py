@@ -158,7 +158,7 @@ def test_killed_while_the_revoke_call_is_in_flight_resumes_verifying(
     provider.release.set()
 
     second = finish_second_run(tmp_path, config, provider)
-    assert "resuming from the audit log" in second.out
+    assert "resumed from the audit log" in second.out
     assert "phase: verifying" in second.out
     resumed = [r for r in log_lines(state) if r["event"] == "resumed"]
     assert [(r["phase"], r["old"]) for r in resumed] == [("verifying", OLD_FP)]
@@ -178,7 +178,7 @@ def test_killed_while_verifying_resumes_verifying_with_the_key_id(
     assert trail[-1] == "revoke_confirmed" and "done" not in trail
 
     second = finish_second_run(tmp_path, config, provider)
-    assert "resuming from the audit log" in second.out
+    assert "resumed from the audit log" in second.out
     (resumed,) = [r for r in log_lines(state) if r["event"] == "resumed"]
     assert resumed["key_id"] == provider.world.keys[CANARY_OLD].id
     report = assert_finished_and_clean(tmp_path, [first, second]).read_text(encoding="utf-8")

@@ -28,7 +28,7 @@ from tui.engine.credentials import (
     redact,
     store,
 )
-from tui.engine.rotation import Keys, RotationEngine, load_keys
+from tui.engine.rotation import Keys, RotationEngine, load_keys, provider_for
 from tui.engine.scheduler import Clock, LoopClock
 from tui.screens.dashboard import DashboardScreen
 
@@ -154,19 +154,11 @@ class RotationListApp(CrashSafeApp):
             self.notify(self.error, severity="error", markup=False, timeout=15)
 
 
-def _provider_for(rotation: Rotation) -> Provider:
-    from providers import provider_by_name
-
-    if rotation.provider == "openai":
-        return provider_by_name(rotation.provider, rotation.base_url, project_id=rotation.project_id)
-    return provider_by_name(rotation.provider, rotation.base_url)
-
-
 def session_for(cfg: Config, name: str) -> Session:
     """Resolve a rotation's keys before the screen starts (prompts work; errors exit 2)."""
     rotation = cfg.rotation(name)
     keys = load_keys(rotation)
-    return Session(rotation, _provider_for(rotation), keys, audit=AuditLog(cfg.state_dir))
+    return Session(rotation, provider_for(rotation), keys, audit=AuditLog(cfg.state_dir))
 
 
 def run_dashboard(cfg: Config, rotation_name: str | None) -> int:

@@ -1,4 +1,4 @@
-"""Streaks and the gate: the rule that unlocks Revoke (DESIGN.md: the gate).
+"""Streaks and the gate: the rule that unlocks Revoke.
 
 Pure logic, no I/O and no clock: fed one ProbeResult at a time, it says whether
 Revoke may be pressed now and, if not, why in plain words. The gate is live, not

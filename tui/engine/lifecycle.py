@@ -422,14 +422,17 @@ def finish_interrupted_promotion(rotation: Rotation, audit: AuditLog) -> Promoti
 
 @dataclass(frozen=True)
 class Finished:
-    report: Path
-    promotion: Promotion
+    report: Path | None
+    promotion: Promotion | None
 
 
-def finish(cfg_or_state_dir: Config | Path | str, engine: RotationEngine) -> Finished:
-    """A rotation reached `done`: write its report and promote its key slots."""
+def finish(state_dir: Config | Path | str, engine: RotationEngine, *, promote: bool = True) -> Finished:
+    """A rotation reached `done`: write its report and (unless told not to) promote its
+    key slots."""
     if engine.phase is not Phase.DONE:
         raise ValueError(f"rotation is {engine.phase}, not done")
-    report = write_report(cfg_or_state_dir, engine.rotation.name, engine)
-    audit = AuditLog(state_dir_of(cfg_or_state_dir))
+    report = write_report(state_dir, engine.rotation.name, engine)
+    if not promote:
+        return Finished(report, None)
+    audit = AuditLog(state_dir_of(state_dir))
     return Finished(report, promote_slots(engine.rotation, engine.keys, audit))

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from providers import httpx
+from providers import httpx, provider_by_name
 from providers.base import AdminError, AdminReceipt, ProbeResult, Provider, Verdict
 from providers.deployment import DeploymentTarget
 from tui.engine.audit import AuditLog
@@ -91,6 +91,12 @@ def load_keys(rotation: Rotation, prompt: Callable[[str], str] | None = None) ->
     if new is not None and new == old:
         raise CredentialError(f"{rotation.name}: the new key is the same key as the old one")
     return Keys(old, new, admin)
+
+
+def provider_for(rotation: Rotation) -> Provider:
+    """The provider a rotation names, at its base_url (OpenAI also takes its project)."""
+    options = {"project_id": rotation.project_id} if rotation.provider == "openai" else {}
+    return provider_by_name(rotation.provider, rotation.base_url, **options)
 
 
 def open_client(provider: Provider) -> httpx.AsyncClient:
@@ -283,6 +289,7 @@ class RotationEngine:
         return (
             self.gate.open
             and self.phase is Phase.READY
+            and not self.paused  # paused answers are stale: the gate waits for fresh ones
             and self.keys.old.fingerprint not in self.revoked
         )
 
@@ -295,6 +302,8 @@ class RotationEngine:
             raise RevokeRefused(f"revoke is not possible while {self.phase}")
         if not self.gate.open:
             raise GateLocked(self.gate.summary)
+        if self.paused:
+            raise GateLocked("probing is paused: the gate is judged on fresh answers only")
         track = self.tracks.get(Role.DEPLOYMENT)
         if track is not None and old_fp in track.served:
             raise GateLocked("deployment served OLD within the last streak")
@@ -345,6 +354,14 @@ class RotationEngine:
                           + (f" (request id {receipt.request_id})" if receipt.request_id else "")))
         self._begin_verifying()
         return receipt
+
+    @property
+    def revoke_warning(self) -> str | None:
+        """What a person must know before revoking: a revoke some providers cannot undo."""
+        if self.keys.admin is not None and not self.provider.supports_reactivate:
+            return (f"{self.provider.name} deletes the old key: this cannot be undone "
+                    "(no reactivation if the deployment then fails)")
+        return None
 
     def console_steps(self) -> str:
         old = self.keys.old

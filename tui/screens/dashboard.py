@@ -8,6 +8,7 @@ the button and the `r` key are always in step.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Button
 
-from providers.base import AdminError, ProbeResult
+from providers.base import ProbeResult
 from tui.engine.credentials import CredentialError, Secret, redact
 from tui.engine.gate import GateState, Role
 from tui.engine.rotation import (
@@ -37,6 +38,8 @@ from tui.engine.rotation import (
     RevokeRefused,
     RotationEngine,
 )
+from tui.engine.run import Ending, RotationRun
+from tui.screens.asked import Asked
 from tui.screens.confirm import ConfirmationModal
 from tui.screens.help import HelpScreen
 from tui.screens.new_key import NewKeyModal
@@ -135,6 +138,12 @@ class DashboardScreen(Screen[None]):
         #: Cards with answers not drawn yet, and the timer that draws them at the latest.
         self._answered: set[Role] = set()
         self._coalesce: Timer | None = None
+        #: The questions the rotation run waits on, answered by keys and confirmations.
+        self.revoke_asked = Asked()
+        self.console_asked = Asked()
+        self.reactivate_asked = Asked()
+        #: The one rotation run: the same sequence the CLI drives, with this screen deciding.
+        self.run = RotationRun(engine, self, self.say, promote_slots=not demo, until_done=True)
 
     # -- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -163,7 +172,8 @@ class DashboardScreen(Screen[None]):
                        + f", streak {self.engine.rotation.streak}, every "
                        f"{self.engine.rotation.interval:g}s")
         self.engine.listeners.append(self._on_engine_event)
-        self.resume_from_audit()
+        if self.state_dir is not None:
+            self.run.resume()
         self.redraw()
         self._ticker = self.set_interval(self.tick, self.on_tick)
         self.call_after_refresh(self.after_first_frame)
@@ -176,46 +186,58 @@ class DashboardScreen(Screen[None]):
         layout): focusing it restyles everything inside it, so not before the first frame.
         """
         self.query_one("#main").focus()
-        if not self.engine.started:
-            self.engine.start()
+        self.start_run()
 
     def on_screen_suspend(self) -> None:
         # A key pressed before the first frame (n, ?) opens a modal over this screen, whose
         # after-refresh callbacks then wait for it: probing must not wait for the modal.
-        if not self.engine.started:
-            self.engine.start()
+        self.start_run()
 
-    def resume_from_audit(self) -> None:
-        """A crashed or closed run may have revoked this old key already: pick it up."""
-        if self.state_dir is None or self.engine.audit is None:
-            return
-        from tui.engine import lifecycle
+    def start_run(self) -> None:
+        if not self.engine.started and not self.run.already_done:
+            self.run.start()
+            self.drive_run()
 
-        point = lifecycle.resume(self.engine, self.engine.audit)
-        if point is None:
-            return
-        old_fp = point.old_fingerprint
-        if point.phase == "done":
-            self.log_event(f"the audit log shows old key {old_fp} already rotated ({point.since}); "
-                           "point `old` at the new key for the next rotation", "warning")
-            return
-        self.log_event(f"resumed from the audit log: revoke of {old_fp} requested {point.since}; "
-                       f"now {point.phase}", "warning")
+    @work(group="run", exit_on_error=True)
+    async def drive_run(self) -> None:
+        """The rotation run, for the life of the screen; it asks this screen to decide."""
+        outcome = await self.run.rotate()
+        if outcome.message:
+            level = "info" if outcome.ok else "error"
+            self.log_event(outcome.message, level)
+            if outcome.ending in (Ending.REVOKE_FAILED, Ending.ALARM) and not outcome.ok:
+                self.notify(outcome.message, severity="error", markup=False, timeout=10)
+        self.redraw()
 
-    @work(thread=True, group="finish")
-    def finish_rotation(self) -> None:
-        """Done: write the report and promote keyturn's own key slots (keychain: a thread)."""
-        from tui.engine import lifecycle
+    def say(self, line: str) -> None:
+        """A line of the rotation run, in the event log."""
+        self.log_event(line)
 
-        assert self.state_dir is not None
+    # -- the run's questions (Decider): each waits for a key press and a confirmation --
+    async def revoke(self, engine: RotationEngine) -> bool:
         try:
-            finished = lifecycle.finish(self.state_dir, self.engine)
-        except OSError as exc:
-            self.app.call_from_thread(self.log_event, "could not save the report: "
-                                      f"{exc.strerror or type(exc).__name__}", "error")
+            return await self.revoke_asked.wait()
+        except asyncio.CancelledError:
+            # The run withdrew the question because the gate shut; a cancel with the gate
+            # still open is the screen closing, which takes its modal with it.
+            if not self.engine.can_revoke:
+                self.withdraw_confirmation()
+            raise
+
+    async def console_done(self, engine: RotationEngine, steps: str) -> bool:
+        return await self.console_asked.wait()
+
+    async def reactivate(self, engine: RotationEngine, alarm: str) -> bool:
+        return await self.reactivate_asked.wait()
+
+    def withdraw_confirmation(self) -> None:
+        """The gate shut while the revoke question was open: the question is withdrawn."""
+        if self._confirm is None:
             return
-        self.app.call_from_thread(self.log_event, f"report: {finished.report}")
-        self.app.call_from_thread(self.log_event, finished.promotion.message)
+        modal, self._confirm = self._confirm, None
+        modal.dismiss(False)
+        self.notify(f"Revoke locked again: {self.engine.gate.summary}", severity="warning",
+                    markup=False)
 
     def on_resize(self) -> None:
         # Stacked cards go compact; the header fits its extras to the width: draw again.
@@ -283,8 +305,6 @@ class DashboardScreen(Screen[None]):
     def on_phase_moved(self, message: PhaseMoved) -> None:
         self.log_event(f"phase → {message.phase}" + (f"  ({message.reason})" if message.reason else ""),
                        "phase")
-        if message.phase is Phase.DONE and self.state_dir is not None:
-            self.finish_rotation()
         self.redraw()
 
     def on_gate_moved(self, message: GateMoved) -> None:
@@ -305,7 +325,7 @@ class DashboardScreen(Screen[None]):
         engine = self.engine
         self.phase = engine.phase
         # Paused probes are stale evidence: Revoke waits for fresh answers.
-        self.revoke_allowed = engine.can_revoke and not engine.paused
+        self.revoke_allowed = engine.can_revoke
         self.paused = engine.paused
         # `c` and `a` depend on engine state that is not a reactive; the key bar is redrawn
         # only when that state changes.
@@ -313,12 +333,6 @@ class DashboardScreen(Screen[None]):
         if extra != self._binding_state:
             self._binding_state = extra
             self.refresh_bindings()
-        if self._confirm is not None and not self.revoke_allowed and self.phase in PRE_REVOKE:
-            # The gate shut while the confirmation was open: withdraw the question.
-            modal, self._confirm = self._confirm, None
-            modal.dismiss(False)
-            self.notify(f"Revoke locked again: {engine.gate.summary}", severity="warning",
-                        markup=False)
         self.redraw_times(roles)
 
     def redraw_times(self, roles: tuple[Role, ...] | None = None) -> None:
@@ -432,7 +446,7 @@ class DashboardScreen(Screen[None]):
                         markup=False)
 
     def explain_locked(self) -> None:
-        if self.engine.paused and self.engine.can_revoke:
+        if self.engine.paused and self.engine.gate.open:
             self.notify("Revoke is locked while probing is paused: press p to resume, so the "
                         "gate is judged on fresh answers.", severity="warning", markup=False)
             return
@@ -456,7 +470,8 @@ class DashboardScreen(Screen[None]):
             "Revoke the OLD key?",
             f"OLD key {old.masked}\nfingerprint {old.fingerprint}\n\n"
             f"It will be revoked {how}, then keyturn watches until it is refused "
-            f"{self.engine.rotation.streak} times in a row.",
+            f"{self.engine.rotation.streak} times in a row."
+            + (f"\n\n{self.engine.revoke_warning}." if self.engine.revoke_warning else ""),
             yes="Revoke (y)", no="Cancel (n)",
         )
         self.app.push_screen(self._confirm, self._revoke_answered)
@@ -464,28 +479,16 @@ class DashboardScreen(Screen[None]):
     def _revoke_answered(self, confirmed: bool | None) -> None:
         self._confirm = None
         self.log_event("revoke confirmed by you" if confirmed else "revoke cancelled")
-        if confirmed:
-            self.revoke_now()
-
-    @work(group="admin")
-    async def revoke_now(self) -> None:
-        try:
-            await self.engine.revoke()
-        except GateLocked as exc:
-            self.notify(f"Not revoked: the gate shut ({exc})", severity="warning", markup=False)
-        except RevokeRefused as exc:
-            self.notify(f"Not revoked: {exc}", severity="warning", markup=False)
-        except AdminError:
-            pass  # the engine already said why in a Notice; the gate decides again
-        self.redraw()
+        if confirmed and not self.revoke_asked.answer(True):
+            self.notify(f"Not revoked: {self.engine.gate.summary}", severity="warning",
+                        markup=False)
 
     @on(Button.Pressed, "#console-done")
     def action_console_done(self) -> None:
-        try:
-            self.engine.confirm_console()
+        if self.console_asked.answer(True):
             self.log_event("you said the old key is revoked in the console")
-        except RevokeRefused as exc:
-            self.notify(str(exc), severity="warning", markup=False)
+        else:
+            self.notify("no console revocation is pending", severity="warning", markup=False)
         self.redraw()
 
     @on(Button.Pressed, "#reactivate")
@@ -505,17 +508,8 @@ class DashboardScreen(Screen[None]):
         )
 
     def _reactivate_answered(self, confirmed: bool | None) -> None:
-        if confirmed:
-            self.reactivate_now()
-
-    @work(group="admin")
-    async def reactivate_now(self) -> None:
-        try:
-            await self.engine.reactivate()
-        except (RevokeRefused, AdminError) as exc:
-            if isinstance(exc, RevokeRefused):
-                self.notify(str(exc), severity="error", markup=False)
-        self.redraw()
+        if confirmed and not self.reactivate_asked.answer(True):
+            self.notify("no reactivation is pending", severity="warning", markup=False)
 
     def action_new_key(self) -> None:
         ref = self.engine.rotation.new

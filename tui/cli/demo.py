@@ -1,0 +1,30 @@
+"""`keyturn demo [--headless]`: the whole rotation against the simulated provider."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tui.cli.common import TerminalDecider, out, run_rotation
+from tui.engine.audit import AuditLog
+from tui.engine.demo import build_demo
+from tui.engine.run import Outcome, RotationRun
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.headless:
+        from tui.app import run_demo
+
+        return run_demo()
+    demo = build_demo(**({"clock": args.clock.now} if args.clock is not None else {}))
+    out("keyturn demo: simulated provider, old and new keys, a deployment switching over "
+        f"{demo.world.window:g}s, streak {demo.rotation.streak}")
+    audit = AuditLog(Path(args.state_dir)) if args.state_dir else None
+
+    async def body(run: RotationRun) -> Outcome:
+        return await run.rotate(60)
+
+    return run_rotation(
+        demo.rotation, demo.keys, audit, body, provider=demo.provider, clock=args.clock,
+        decider=TerminalDecider(yes=True, interactive=False), promote_slots=False,
+    )

@@ -1,0 +1,51 @@
+"""`keyturn status [--json]`: every rotation's keys, last rotation and due date."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+
+from tui.cli.audit_read import TornLineWarnings, when
+from tui.cli.common import EXIT_FAIL, EXIT_OK, out
+from tui.engine import config_file, lifecycle
+from tui.engine.audit import AuditLog
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = config_file.load(args.config)
+    now = datetime.now(UTC)
+    with TornLineWarnings():
+        rows = lifecycle.status_rows(cfg, now=now)
+    code = EXIT_FAIL if any(row.overdue for row in rows) else EXIT_OK
+    if args.json:
+        out(json.dumps({
+            "config": str(cfg.path),
+            "audit_log": str(AuditLog(cfg.state_dir).path),
+            "rotations": [row.to_json() for row in rows],
+            "overdue": [row.name for row in rows if row.overdue],
+            "exit_code": code,
+        }, indent=2))
+        return code
+    if not rows:
+        out(f"no rotations configured in {cfg.path}")
+        return code
+    header = ("rotation", "provider", "old key", "new key", "last rotated (UTC)", "age", "every",
+              "due (UTC)", "state")
+    table = [header]
+    for row in rows:
+        due = "-"
+        if row.due is not None:
+            left = row.due - now
+            due = f"{when(row.due)} ({'in ' + lifecycle.human_duration(left) if left.total_seconds() > 0 else lifecycle.human_duration(-left) + ' ago'})"
+        state = row.state + (f", stopped while {row.in_progress}" if row.in_progress else "")
+        table.append((row.name, row.provider, row.old_fingerprint or "unknown",
+                      row.new_fingerprint or "-", when(row.last_rotated),
+                      lifecycle.human_duration(row.age), row.rotate_every or "-", due, state))
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        out("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+    overdue = [row.name for row in rows if row.overdue]
+    if overdue:
+        out(f"overdue: {', '.join(overdue)}")
+    return code

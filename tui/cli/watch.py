@@ -1,0 +1,31 @@
+"""`keyturn watch ROTATION [--headless]`: the dashboard, or lines until the gate opens."""
+
+from __future__ import annotations
+
+import argparse
+
+from tui.cli.common import TerminalDecider, audit_for, load_rotation, out, run_rotation
+from tui.engine.rotation import load_keys
+from tui.engine.run import Ending, Outcome, RotationRun
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg, rotation = load_rotation(args)
+    if not args.headless:
+        from tui.app import run_dashboard
+
+        return run_dashboard(cfg, rotation.name)
+    keys = load_keys(rotation)
+    if keys.new is None:
+        out(f"{rotation.name}: no new key yet; watching the old key (the gate cannot open)")
+    audit = audit_for(cfg)
+
+    async def body(run: RotationRun) -> Outcome:
+        # A rotation past its revoke (audit log) is verified and finished, not re-gated.
+        return await run.watch(args.timeout)
+
+    # Watching decides nothing: a revoke is `keyturn revoke`'s.
+    decider = TerminalDecider(yes=False, interactive=False)
+    # A watch that times out is an answer ("not yet"), printed with the lines before it.
+    return run_rotation(rotation, keys, audit, body, decider=decider, clock=args.clock,
+                        said=frozenset({Ending.GATE_TIMEOUT}))

@@ -1,0 +1,71 @@
+"""One probe of every target of a rotation, judged: what `keyturn probe` reports.
+
+No schedule and no streak beyond one answer each: a snapshot for a pipeline step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from enum import StrEnum
+
+from providers.base import ProbeResult, Provider, Verdict
+from providers.deployment import DeploymentTarget
+from tui.engine.config import Rotation
+from tui.engine.gate import GateState, Role, Track, evaluate, qualifies
+from tui.engine.rotation import Keys, open_client
+
+
+class Health(StrEnum):
+    LIVE = "live"  # the active key (new, else old) and the deployment answered live
+    FAILING = "failing"  # one of them is rejected or unexpected
+    INDETERMINATE = "indeterminate"  # only throttled, unavailable or unreachable answers
+
+
+@dataclass(frozen=True)
+class Check:
+    rotation: Rotation
+    results: dict[Role, ProbeResult]
+    old_fingerprint: str
+    new_fingerprint: str | None
+    gate: GateState
+
+    @property
+    def active(self) -> Role:
+        return Role.NEW if self.new_fingerprint is not None else Role.OLD
+
+    def fingerprint_of(self, role: Role) -> str | None:
+        """The key a target's answer is about (the deployment: the key it says it serves)."""
+        if role is Role.DEPLOYMENT:
+            return self.results[role].served_fingerprint
+        return self.old_fingerprint if role is Role.OLD else self.new_fingerprint
+
+    @property
+    def health(self) -> Health:
+        judged = [self.results[self.active]]
+        if Role.DEPLOYMENT in self.results:
+            judged.append(self.results[Role.DEPLOYMENT])
+        if any(r.verdict in (Verdict.REJECTED, Verdict.UNEXPECTED) for r in judged):
+            return Health.FAILING
+        if all(r.verdict is Verdict.LIVE for r in judged):
+            return Health.LIVE
+        return Health.INDETERMINATE
+
+
+async def check_once(rotation: Rotation, keys: Keys, provider: Provider) -> Check:
+    """Probe the old key, the new key (if any) and the deployment (if any) once, together."""
+    async with open_client(provider) as client:
+        jobs = {Role.OLD: provider.probe(client, keys.old, rotation.timeout)}
+        if keys.new is not None:
+            jobs[Role.NEW] = provider.probe(client, keys.new, rotation.timeout)
+        if rotation.deployment:
+            target = DeploymentTarget(rotation.deployment, provider)
+            jobs[Role.DEPLOYMENT] = target.probe(client, None, rotation.timeout)
+        results = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
+    old_fp = keys.old.fingerprint
+    new_fp = keys.new.fingerprint if keys.new else None
+    tracks = {role: Track(role, rotation.streak, rotation.indeterminate) for role in results}
+    for role, result in results.items():
+        tracks[role].record(result, qualifies(role, result, new_fp))
+    gate = evaluate(tracks.get(Role.NEW), tracks.get(Role.DEPLOYMENT), old_fp, new_fp)
+    return Check(rotation, results, old_fp, new_fp, gate)
