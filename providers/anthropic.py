@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from providers import httpx
 from providers.base import (
     AdminError,
     AdminKey,
@@ -16,6 +15,7 @@ from providers.base import (
     classify_models_answer,
     parse_json,
 )
+from providers.lazy import httpx
 
 API_VERSION = "2023-06-01"
 DEFAULT_BASE_URL = "https://api.anthropic.com"

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from providers import httpx
 from providers.keys import fingerprint  # noqa: F401  (re-exported)
+from providers.lazy import httpx
 
 #: A probe reads at most this much of a response body: the answers we classify are small.
 BODY_CAP = 64 * 1024

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from providers import httpx
 from providers.base import (
     Classified,
     ProbeResult,
@@ -21,6 +20,7 @@ from providers.base import (
     parse_json,
     send_probe,
 )
+from providers.lazy import httpx
 
 FINGERPRINT = re.compile(r"^[0-9a-f]{12}$")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from providers import httpx
 from providers.base import (
     AdminError,
     AdminKey,
@@ -14,6 +13,7 @@ from providers.base import (
     Provider,
     classify_models_answer,
 )
+from providers.lazy import httpx
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 

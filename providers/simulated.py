@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Self
 
-from providers import httpx
 from providers.anthropic import ADMIN_KEYS, AnthropicProvider
 from providers.base import fingerprint
+from providers.lazy import httpx
 
 HOST = "https://simulated.keyturn.invalid"
 DEPLOYMENT_URL = HOST + "/health/probe"

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from providers import httpx
 from providers.base import AdminError, AdminReceipt, ProbeResult, Provider, Verdict
 from providers.deployment import DeploymentTarget
+from providers.lazy import httpx
 from tui.engine.audit import AuditLog
 from tui.engine.config import Rotation
 from tui.engine.credentials import CredentialError, Secret, resolve
