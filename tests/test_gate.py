@@ -10,7 +10,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from providers.base import ProbeResult, Verdict
+from providers.results import ProbeResult, Verdict
 from tui.engine.gate import HISTORY, Role, Track, evaluate, mix, qualifies, serving
 
 OLD_FP, NEW_FP, OTHER_FP = "0123456789ab", "ba9876543210", "ffffffffffff"

@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from providers.base import ProbeResult, Verdict
+from providers.results import ProbeResult, Verdict
 
 #: Results kept per target for the screen's history strip; memory stays flat.
 HISTORY = 120

@@ -24,7 +24,8 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Button
 
-from providers.base import AdminError, ProbeResult
+from providers.errors import AdminError
+from providers.results import ProbeResult
 from tui.engine.credentials import CredentialError, Secret, redact
 from tui.engine.gate import GateState, Role
 from tui.engine.rotation import (
