@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from providers.results import ProbeResult, Verdict
-from tui.engine.gate import HISTORY, Role, Track, evaluate, mix, qualifies, serving
+from tui.engine.gate import HISTORY, Role, Track, evaluate, qualifies, serving
 
 OLD_FP, NEW_FP, OTHER_FP = "0123456789ab", "ba9876543210", "ffffffffffff"
 
@@ -136,11 +136,3 @@ def test_old_key_streak_counts_rejections_only_when_verifying():
     assert not qualifies(Role.OLD, rejected, NEW_FP)
     assert qualifies(Role.OLD, rejected, NEW_FP, verifying=True)
     assert not qualifies(Role.OLD, result(Verdict.UNAVAILABLE), NEW_FP, verifying=True)
-
-
-def test_mix_counts_old_and_new_answers_of_the_deployment():
-    dep = Track(Role.DEPLOYMENT, 3)
-    feed(dep, Verdict.LIVE, Verdict.LIVE, fp=OLD_FP)
-    feed(dep, Verdict.LIVE, fp=NEW_FP)
-    feed(dep, Verdict.LIVE, fp=None)
-    assert mix(dep, OLD_FP, NEW_FP) == (2, 1, 1)

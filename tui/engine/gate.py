@@ -137,17 +137,3 @@ def evaluate(
             # Cannot happen with a complete streak, but the rule is stated on its own.
             reasons.append("deployment served OLD within the last streak")
     return GateState(not reasons, tuple(reasons))
-
-
-def mix(track: Track, old_fp: str | None, new_fp: str | None) -> tuple[int, int, int]:
-    """How many recent deployment answers reported OLD, NEW, and anything else."""
-    old = new = other = 0
-    for result in track.history:
-        fp = result.served_fingerprint
-        if fp is not None and fp == new_fp:
-            new += 1
-        elif fp is not None and fp == old_fp:
-            old += 1
-        else:
-            other += 1
-    return old, new, other
