@@ -396,7 +396,7 @@ class ProviderServer:
     ) -> bool:
         headers = {"content-type": "application/json"}
         headers.update(reply.headers)
-        headers[self._rid_header] = rid
+        headers.setdefault(self._rid_header, rid)  # a scripted Reply may bring its own
         body = reply.body
         if (
             compress and self.compress and body
