@@ -1,4 +1,4 @@
-"""The fault matrix (issue 5): the network and the provider misbehave; the verdict stays right.
+"""The fault matrix: the network and the provider misbehave; the verdict stays right.
 
 Each case runs a real probe against a loopback server that misbehaves at the byte level,
 and checks the verdict, that nothing crashes, that the probe ends on its own deadline,

@@ -1,4 +1,4 @@
-"""The gate and streak rules over many generated sequences (DESIGN.md: the gate).
+"""The gate and streak rules over many generated sequences.
 
 A reference model states the rule from the whole history ("the last N results all
 qualify"); the real Track/evaluate, fed one result at a time, must agree after every
@@ -27,7 +27,8 @@ def result(verdict: Verdict, fp: str | None = None) -> ProbeResult:
 
 
 def model_streak_ok(history: list[tuple[Verdict, str | None]], role: Role, need: int, policy: str) -> bool:
-    """The rule as DESIGN.md states it, over the whole history of one target."""
+    """The rule stated whole: the last `need` results (indeterminate ones left out under
+    `hold`) are all live, and for the deployment all on NEW; over one target's history."""
     seen = [
         (v, fp) for v, fp in history if not (policy == "hold" and v.indeterminate)
     ]

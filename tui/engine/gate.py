@@ -1,4 +1,5 @@
-"""Streaks and the gate: the rule that unlocks Revoke (DESIGN.md: the gate).
+"""Streaks and the gate: the rule that unlocks Revoke, only after a streak of live
+answers from the NEW key and (when there is one) from the deployment, serving NEW.
 
 Pure logic, no I/O and no clock: fed one ProbeResult at a time, it says whether
 Revoke may be pressed now and, if not, why in plain words. The gate is live, not
