@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 #: Escape sequences a terminal acts on, removed whole rather than just their ESC byte:
 #: CSI (`ESC [` … final byte; 8-bit `\x9b`), OSC/DCS/SOS/PM/APC strings up to BEL or
 #: ST (`ESC \` or `\x9c`), and every other `ESC` + intermediates + final byte (`ESC c`
-#: resets the terminal). An unterminated one is removed to the end of the text.
+#: resets the terminal). An unterminated string is removed to the end of the text.
 ESCAPE = re.compile(
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
     r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
@@ -23,7 +23,8 @@ ESCAPE = re.compile(
 )
 #: Lone UTF-16 surrogates (from a JSON `"\ud800"`): no encoder takes them, so none stays.
 SURROGATE = re.compile("[\ud800-\udfff]")
-#: The length of text cleaned at most per character kept: a 10 MB header costs no more.
+#: At most this many characters (plus 64) are looked at per character kept: a 10 MB
+#: header costs no more to clean than a short one.
 WINDOW = 4
 
 #: What a scrubbed key, or piece of one, becomes.
