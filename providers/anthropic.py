@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from providers import httpx
-from providers.base import (
-    AdminError,
-    AdminKey,
-    AdminReceipt,
-    Classified,
-    KeyLike,
-    Provider,
-    Verdict,
-    classify_models_answer,
-    parse_json,
-)
+from providers.admin import key_path
+from providers.base import Provider
+from providers.body import parse_json
+from providers.errors import AdminError
+from providers.keys import KeyLike
+from providers.lazy import httpx
+from providers.models_api import classify_models_answer
+from providers.results import AdminKey, AdminReceipt, Classified, Verdict
+from providers.text import clean
 
 API_VERSION = "2023-06-01"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -29,6 +27,7 @@ class AnthropicProvider(Provider):
     base_url: str = DEFAULT_BASE_URL
     name: str = "anthropic"
     supports_reactivate: bool = True
+    console: ClassVar[str] = "console.anthropic.com → Settings → API keys"
 
     def auth_headers(self, key: KeyLike) -> dict[str, str]:
         return {"x-api-key": key.reveal(), "anthropic-version": API_VERSION}
@@ -55,12 +54,13 @@ class AnthropicProvider(Provider):
         self, client: httpx.AsyncClient, admin: KeyLike, key_id: str, status: str, timeout: float
     ) -> AdminReceipt:
         response = await self.admin_request(
-            client, admin, "POST", f"{ADMIN_KEYS}/{key_id}", timeout, json={"status": status}
+            client, admin, "POST", key_path(ADMIN_KEYS, key_id), timeout, json={"status": status}
         )
         payload = parse_json(response.content)
         if isinstance(payload, dict) and payload.get("status") not in (None, status):
-            raise AdminError(f"admin API left key {key_id} {payload.get('status')!s}, not {status}")
-        return AdminReceipt(key_id, status, response.status_code, self.request_id(response.headers))
+            left = clean(payload.get("status"), 40)
+            raise AdminError(f"admin API left key {clean(key_id, 128)} {left}, not {status}")
+        return self.receipt(key_id, status, response)
 
     async def deactivate(
         self, client: httpx.AsyncClient, admin: KeyLike, key_id: str, timeout: float

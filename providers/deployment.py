@@ -10,17 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from providers import httpx
-from providers.base import (
-    Classified,
-    ProbeResult,
-    Provider,
-    Verdict,
-    invalid_url,
-    looks_like_html,
-    parse_json,
-    send_probe,
-)
+from providers.base import Provider
+from providers.body import looks_like_html, parse_json
+from providers.lazy import httpx
+from providers.results import Classified, ProbeResult, Verdict
+from providers.transport import invalid_url, send_probe
 
 FINGERPRINT = re.compile(r"^[0-9a-f]{12}$")
 

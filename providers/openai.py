@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from providers import httpx
-from providers.base import (
-    AdminError,
-    AdminKey,
-    AdminReceipt,
-    Classified,
-    KeyLike,
-    Provider,
-    classify_models_answer,
-)
+from providers.admin import key_path
+from providers.base import Provider
+from providers.errors import AdminError
+from providers.keys import KeyLike
+from providers.lazy import httpx
+from providers.models_api import classify_models_answer
+from providers.results import AdminKey, AdminReceipt, Classified
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -25,6 +23,7 @@ class OpenAIProvider(Provider):
     base_url: str = DEFAULT_BASE_URL
     name: str = "openai"
     project_id: str | None = None
+    console: ClassVar[str] = "platform.openai.com → your project → API keys"
 
     def auth_headers(self, key: KeyLike) -> dict[str, str]:
         return {"Authorization": "Bearer " + key.reveal()}
@@ -54,6 +53,6 @@ class OpenAIProvider(Provider):
         self, client: httpx.AsyncClient, admin: KeyLike, key_id: str, timeout: float
     ) -> AdminReceipt:
         response = await self.admin_request(
-            client, admin, "DELETE", f"{self._keys_path()}/{key_id}", timeout
+            client, admin, "DELETE", key_path(self._keys_path(), key_id), timeout
         )
-        return AdminReceipt(key_id, "deleted", response.status_code, self.request_id(response.headers))
+        return self.receipt(key_id, "deleted", response)

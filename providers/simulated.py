@@ -15,11 +15,11 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Self
+from typing import ClassVar, Self
 
-from providers import httpx
 from providers.anthropic import ADMIN_KEYS, AnthropicProvider
-from providers.base import fingerprint
+from providers.keys import fingerprint
+from providers.lazy import httpx
 
 HOST = "https://simulated.keyturn.invalid"
 DEPLOYMENT_URL = HOST + "/health/probe"
@@ -250,3 +250,4 @@ class SimulatedProvider(AnthropicProvider):
 
     base_url: str = HOST
     name: str = "simulated"
+    console: ClassVar[str] = "the provider's console"

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python tests/make_screenshots.py` from the repo root
     sys.path.insert(0, str(ROOT))
 
-import providers.base
+import providers.transport
 from tests.support_app import SCENES, Scene, SteppedTime, scene_app
 from tui.engine.scheduler import FakeClock
 
@@ -35,16 +35,16 @@ def screenshot(scene: Scene) -> str:
         await pilot.wait_for_scheduled_animations()
         app.exit(app.export_screenshot(title=f"keyturn demo · {scene.name}"))
 
-    real_time = providers.base.time
+    real_time = providers.transport.time
     clock = FakeClock()
-    providers.base.time = type("SteppedTimeModule", (), {  # type: ignore[assignment]
+    providers.transport.time = type("SteppedTimeModule", (), {  # type: ignore[assignment]
         "perf_counter": staticmethod(SteppedTime(clock).perf_counter),
         "monotonic": staticmethod(clock.now),
     })
     try:
         svg = app.run(headless=True, size=scene.size, auto_pilot=auto_pilot)
     finally:
-        providers.base.time = real_time
+        providers.transport.time = real_time
     if not isinstance(svg, str):
         raise SystemExit(f"{scene.name}: the app ended without a screenshot (code {app.return_code})")
     return svg

@@ -55,6 +55,7 @@ FAULTS = (
     "slow",  # wait `slow_seconds`, then answer normally
     "redirect",  # 307 to `redirect_to` (another host) with the same path
     "echo_key",  # 401 whose message repeats the key it was sent (a careless gateway)
+    "echo_key_coloured",  # echo_key with a colour escape every 6 characters of the key
     "gzip",  # answer normally, gzip-compressed whatever the client accepts
 )
 
@@ -206,6 +207,9 @@ class ProviderServer:
         self.trickle_for = 3.0
         self.redirect_to = ""
         self.page_size = 20
+        #: Route -> the request id header every answer of that route carries instead of the
+        #: server's own (hostile ones: escape sequences, 15 KB; latin-1 characters = bytes).
+        self.request_ids: dict[str, str] = {}
         self.compress = True  # gzip JSON when the client accepts it, like the real APIs
         self.requests: list[Recorded] = []
         self.connections = 0
@@ -368,7 +372,7 @@ class ProviderServer:
                          request.body, time.monotonic(), route)
             )
         action = self._next_action(route)
-        rid = self._request_id()
+        rid = self.request_ids.get(route) or self._request_id()
         if callable(action) and not isinstance(action, Reply):
             action = action(request)
         if action == "slow":
@@ -396,7 +400,7 @@ class ProviderServer:
     ) -> bool:
         headers = {"content-type": "application/json"}
         headers.update(reply.headers)
-        headers[self._rid_header] = rid
+        headers.setdefault(self._rid_header, rid)  # a scripted Reply may bring its own
         body = reply.body
         if (
             compress and self.compress and body
@@ -467,6 +471,11 @@ class ProviderServer:
         if name == "echo_key":
             key = request.headers.get("x-api-key") or request.headers.get("authorization", "")[7:]
             body = self._error_body(401, f"key {key} is not valid here")
+            return self._send(sock, Reply(401, {}, body), rid, request)
+        if name == "echo_key_coloured":
+            key = request.headers.get("x-api-key") or request.headers.get("authorization", "")[7:]
+            coloured = "\x1b[1m".join(key[i : i + 6] for i in range(0, len(key), 6))
+            body = self._error_body(401, f"key \x1b[31m{coloured}\x1b[0m is not valid here")
             return self._send(sock, Reply(401, {}, body), rid, request)
         raise ValueError(f"unknown fault {name!r}")
 

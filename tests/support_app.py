@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
-import providers.base
+import providers.transport
 from tui.app import KeyturnApp, Session
 from tui.engine.demo import build_demo
 from tui.engine.rotation import Phase
@@ -31,7 +31,7 @@ STREAK = 5
 
 
 class SteppedTime:
-    """Stands in for the `time` module inside providers.base: each reading moves a
+    """Stands in for the `time` module inside providers.transport: each reading moves a
     seeded step forward, so a probe's latency is a stable 20-140 ms."""
 
     def __init__(self, clock: FakeClock, seed: int = 11) -> None:
@@ -48,10 +48,10 @@ class SteppedTime:
 
 
 def stamp_latency(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> None:
-    """Make probe latencies deterministic (only providers.base sees the stand-in)."""
+    """Make probe latencies deterministic (only providers.transport sees the stand-in)."""
     fake = types.SimpleNamespace(perf_counter=SteppedTime(clock).perf_counter,
                                  monotonic=clock.now)
-    monkeypatch.setattr(providers.base, "time", fake)
+    monkeypatch.setattr(providers.transport, "time", fake)
 
 
 def fixed_demo(

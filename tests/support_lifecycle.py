@@ -41,6 +41,26 @@ def write_event(state_dir: Path, when: datetime, rotation: str, event: str, **fi
         fh.write(json.dumps(record) + "\n")
 
 
+def hostile_log(path: Path) -> None:
+    """An audit log as an old keyturn (or a hand edit) could have left it: escape
+    sequences in keys and values, nested too, a lone surrogate, a line 100,000 levels
+    deep, a line that is one huge JSON string, a huge value, and bytes that are not UTF-8."""
+    lines = [
+        json.dumps({"time": "2026-01-02T03:04:05.000Z", "rotation": "prod",
+                    "event": "revoke_confirmed", "key_id": "apikey_\x1b]0;pwned\x07\x1b[2J01",
+                    "request_id": "req_\x9b31m" + "r" * 15_000,
+                    "detail\x1b[1m": {"nested": ["\x1b]8;;https://evil.example\x1b\\x"]}}),
+        "[" * 100_000,
+        json.dumps({"time": "2026-01-02T03:04:06.000Z", "rotation": "prod",
+                    "event": "failure", "detail": "id \ud800 refused"}),
+        json.dumps("s" * 3_000_000),
+        json.dumps({"time": "2026-01-02T03:04:07.000Z", "rotation": "prod",
+                    "event": "done", "detail": "d" * 600_000}),
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes("\n".join(lines).encode() + b"\n\xff\xfe\x80 not utf-8 at all\n")
+
+
 def canary_world(**kwargs: Any) -> SimulatedWorld:
     """A simulated Anthropic whose old, new and admin keys are the canaries."""
     world = SimulatedWorld(old=CANARY_OLD, new=CANARY_NEW, admin_key=CANARY_ADMIN,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from providers import provider_by_name
 from tests.provider_server import ProviderServer
+from tui.engine.audit import AuditLog
 from tui.engine.config import Rotation
 from tui.engine.credentials import Secret
 from tui.engine.gate import Role
@@ -52,9 +53,10 @@ class Run:
 @contextlib.asynccontextmanager
 async def engine_on(
     server: ProviderServer, old: str, new: str | None, admin: str | None = None,
-    **rotation_overrides: object,
+    audit: AuditLog | None = None, **rotation_overrides: object,
 ) -> AsyncIterator[Run]:
-    """A started engine probing the loopback server; stopped and closed afterwards."""
+    """A started engine probing the loopback server (writing to `audit`, when given);
+    stopped and closed afterwards."""
     rotation = rotation_for(server, **rotation_overrides)
     provider = provider_by_name(
         server.flavour, server.base_url,
@@ -62,7 +64,7 @@ async def engine_on(
     )
     keys = Keys(Secret(old), Secret(new) if new else None, Secret(admin) if admin else None)
     async with open_client(provider) as client:
-        engine = RotationEngine(rotation, provider, keys, client)
+        engine = RotationEngine(rotation, provider, keys, client, audit=audit)
         run = Run(engine)
         engine.listeners.append(run.events.append)
         engine.start()

@@ -647,7 +647,7 @@ async def test_a_deployment_timeout_withdraws_the_revoke_question_only_under_res
     lock Revoke; under `reset` it does, and the open question is withdrawn."""
     import dataclasses
 
-    from providers.base import ProbeResult, Verdict
+    from providers.results import ProbeResult, Verdict
 
     demo = fixed_demo(clock)
     demo.rotation = dataclasses.replace(demo.rotation, indeterminate=policy)

@@ -11,7 +11,7 @@ import pytest
 
 from providers.keys import fingerprint
 from tests.support_canary import CANARY_ADMIN, CANARY_OLD, assert_no_canary
-from tests.support_lifecycle import make_config
+from tests.support_lifecycle import hostile_log, make_config
 from tui.engine import config_file
 from tui.engine.audit import AuditLog, TornLine
 from tui.engine.credentials import Secret
@@ -98,3 +98,45 @@ def test_location_from_config_then_env_then_platform_state_dir(
     monkeypatch.delenv("KEYTURN_STATE_DIR")
     default = config_file.validate(data, tmp_path / "k.toml").state_dir
     assert default.is_relative_to(isolated_home) and default.name == "keyturn"
+
+
+def all_strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (k, *all_strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in all_strings(v)]
+    return []
+
+
+def test_a_hostile_old_log_reads_back_clean_and_capped(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path)
+    hostile_log(log.path)
+    with pytest.warns(TornLine) as caught:
+        events = list(log.events())
+    assert [e["event"] for e in events] == ["revoke_confirmed", "failure", "done"]
+    first, failure, done = events
+    assert first["key_id"] == "apikey_01"
+    assert first["request_id"].startswith("req_r") and len(first["request_id"]) == 512
+    assert first["detail"] == {"nested": ["x"]}
+    assert failure["detail"] == "id \ufffd refused"
+    assert len(done["detail"]) == 512 and done["detail"].endswith("…")
+    for text in (s for e in events for s in all_strings(e)):
+        text.encode("utf-8")
+        assert text.isprintable() and "\x1b" not in text and "pwned" not in text
+    warned = " ".join(str(w.message) for w in caught)
+    assert "audit.jsonl:2: skipped a line nested too deeply to read" in warned
+    assert "audit.jsonl:4: skipped a line of more than 1024 KiB" in warned
+    assert "audit.jsonl:6: skipped a torn line" in warned  # the bytes that are not UTF-8
+
+
+def test_what_is_appended_is_written_clean(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path)
+    log.append("prod", "failure", detail="x\x1b]0;pwned\x07\ud800" + "y" * 5000, key_id=7)
+    raw = log.path.read_bytes()
+    raw.decode("utf-8")
+    assert b"\\u001b" not in raw and b"\\ud800" not in raw and b"pwned" not in raw
+    (event,) = log.events()
+    assert event["detail"].startswith("x\ufffdyyy") and len(event["detail"]) == 512
+    assert event["key_id"] == 7

@@ -18,8 +18,10 @@ import httpx
 import pytest
 
 from providers import provider_by_name
-from providers.base import BODY_CAP, ProbeResult, Provider, Verdict
+from providers.base import Provider
+from providers.body import BODY_CAP
 from providers.deployment import DeploymentTarget
+from providers.results import ProbeResult, Verdict
 from tests.provider_server import (
     ANTHROPIC,
     OPENAI,
@@ -266,7 +268,7 @@ async def test_a_redirect_is_never_followed_with_the_key(server: ProviderServer)
 
 
 async def test_admin_calls_never_follow_a_redirect(server: ProviderServer) -> None:
-    from providers.base import AdminError
+    from providers.errors import AdminError
 
     admin = CANARY_ADMIN
     with running(server.flavour) as elsewhere:
@@ -285,7 +287,7 @@ async def test_admin_calls_never_follow_a_redirect(server: ProviderServer) -> No
 
 
 async def test_admin_calls_have_an_overall_deadline(server: ProviderServer) -> None:
-    from providers.base import AdminError
+    from providers.errors import AdminError
 
     server.admin_key = CANARY_ADMIN
     server.trickle_every = 0.02
@@ -450,7 +452,7 @@ async def test_a_url_httpx_cannot_build_is_unexpected_not_a_crash(server: Provid
 
 
 async def test_an_unanswered_admin_write_says_its_outcome_is_unknown(server: ProviderServer) -> None:
-    from providers.base import AdminError
+    from providers.errors import AdminError
 
     server.admin_key = CANARY_ADMIN
     old = server.add_key(CANARY_OLD)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from providers.base import ProbeResult, Verdict
-from tui.engine.gate import HISTORY, Role, Track, evaluate, mix, qualifies, serving
+from providers.results import ProbeResult, Verdict
+from tui.engine.gate import HISTORY, Role, Track, evaluate, qualifies, serving
 
 OLD_FP, NEW_FP, OTHER_FP = "0123456789ab", "ba9876543210", "ffffffffffff"
 
@@ -27,7 +27,8 @@ def result(verdict: Verdict, fp: str | None = None) -> ProbeResult:
 
 
 def model_streak_ok(history: list[tuple[Verdict, str | None]], role: Role, need: int, policy: str) -> bool:
-    """The rule as the README states it, over the whole history of one target."""
+    """The rule stated whole: the last `need` results (indeterminate ones left out under
+    `hold`) are all live, and for the deployment all on NEW; over one target's history."""
     seen = [
         (v, fp) for v, fp in history if not (policy == "hold" and v.indeterminate)
     ]
@@ -136,11 +137,3 @@ def test_old_key_streak_counts_rejections_only_when_verifying():
     assert not qualifies(Role.OLD, rejected, NEW_FP)
     assert qualifies(Role.OLD, rejected, NEW_FP, verifying=True)
     assert not qualifies(Role.OLD, result(Verdict.UNAVAILABLE), NEW_FP, verifying=True)
-
-
-def test_mix_counts_old_and_new_answers_of_the_deployment():
-    dep = Track(Role.DEPLOYMENT, 3)
-    feed(dep, Verdict.LIVE, Verdict.LIVE, fp=OLD_FP)
-    feed(dep, Verdict.LIVE, fp=NEW_FP)
-    feed(dep, Verdict.LIVE, fp=None)
-    assert mix(dep, OLD_FP, NEW_FP) == (2, 1, 1)

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from providers.base import AdminError
+from providers.errors import AdminError
 from tests.support_engine import make_rig
 from tui.engine.credentials import Secret
 from tui.engine.gate import Role

@@ -10,7 +10,7 @@ import itertools
 
 import pytest
 
-from providers.base import Verdict
+from providers.results import Verdict
 from tests.provider_server import ProviderServer, Reply, fingerprint
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD
 from tests.support_server import engine_on

@@ -12,8 +12,9 @@ import time
 import pytest
 
 from providers import provider_by_name
-from providers.base import ProbeResult, Provider, Verdict
+from providers.base import Provider
 from providers.deployment import DeploymentTarget
+from providers.results import ProbeResult, Verdict
 from tests.provider_server import (
     ANTHROPIC,
     OPENAI,

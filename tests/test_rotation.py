@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from providers.base import AdminError
+from providers.errors import AdminError
 from tests.support_engine import make_rig
 from tui.engine.gate import Role
 from tui.engine.rotation import GateLocked, Phase, PhaseChanged, RevokeRefused

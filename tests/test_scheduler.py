@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from providers.base import ProbeResult, Verdict
+from providers.results import ProbeResult, Verdict
 from tui.engine.scheduler import FakeClock, Scheduler, Target
 
 

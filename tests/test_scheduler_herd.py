@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from itertools import pairwise
 
-from providers.base import ProbeResult, Verdict
+from providers.results import ProbeResult, Verdict
 from tui.engine.scheduler import HERD, FakeClock, Scheduler, Target
 
 

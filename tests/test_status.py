@@ -10,7 +10,7 @@ import pytest
 
 from providers.keys import fingerprint
 from tests.support_canary import CANARY_NEW, CANARY_OLD
-from tests.support_lifecycle import make_config, write_event
+from tests.support_lifecycle import hostile_log, make_config, write_event
 from tui.cli import main
 from tui.engine.credentials import store
 from tui.engine.lifecycle import status_rows
@@ -218,3 +218,27 @@ def test_help_texts_explain_status_and_log(capsys) -> None:
             main([command, "--help"])
         assert exit_info.value.code == 0
         assert words in capsys.readouterr().out
+
+
+def test_log_of_a_hostile_old_log_prints_only_clean_text_and_exits_0(tmp_path: Path) -> None:
+    """`keyturn log` through a real pipe (UTF-8, strict): a lone surrogate printed would
+    fail the command, an escape sequence would reach the reader's terminal."""
+    import os
+    import subprocess
+    import sys
+
+    cfg = write_toml(tmp_path, ROTATIONS)
+    hostile_log(tmp_path / "state" / "audit.jsonl")
+    for extra in ([], ["--json"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "tui.cli", "--config", cfg, "log", *extra],
+            capture_output=True, check=False,
+            env=dict(os.environ, PYTHONIOENCODING="utf-8:strict"),
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr.decode(errors="replace")
+        text = out.stdout.decode("utf-8")
+        assert len(text.splitlines()) == 3
+        assert "\x1b" not in text and "\x9b" not in text and "pwned" not in text
+        assert "\ufffd" in text or "\\ufffd" in text  # the surrogate, replaced
+        assert "nested too deeply" in out.stderr.decode()

@@ -6,8 +6,8 @@ import asyncio
 from collections import deque
 
 from providers.anthropic import AnthropicProvider
-from providers.base import ProbeResult, Verdict
 from providers.keys import fingerprint
+from providers.results import ProbeResult, Verdict
 from tests.benchmarks.support import NEW_KEY, OLD_KEY, Figure, LoopbackServer, median, percentile
 from tui.engine.config import Rotation
 from tui.engine.credentials import Secret

@@ -1,7 +1,10 @@
 """The append-only audit log: one JSON line per rotation event, fingerprints only.
 
 Each line is written with flush + fsync, so a `kill -9` at any moment leaves every
-earlier event intact. Reading skips a torn last line (from an earlier crash) with a
+earlier event intact. Every string in it is cleaned (providers.text.clean) on the way
+in and again on the way out: a provider's text, or a log edited by hand, can never put
+an escape sequence on the terminal of whoever reads it with `keyturn log`. Reading
+skips a torn line (from an earlier crash), or any other line it cannot read, with a
 warning instead of failing.
 """
 
@@ -15,9 +18,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from providers.text import clean
 from tui.engine.credentials import redact
 
 LOG_NAME = "audit.jsonl"
+#: Longest string kept of any key or value, written or read.
+VALUE_CAP = 512
+#: Nesting kept in a value (keyturn writes flat records); deeper reads as "…".
+DEPTH_CAP = 8
+#: A longer line is not one keyturn wrote: it is skipped without being read whole.
+LINE_CAP = 1024 * 1024
 
 
 def format_time(when: datetime) -> str:
@@ -25,8 +35,24 @@ def format_time(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def cleaned(value: Any, depth: int = 0) -> Any:
+    """`value` with every string in it (dict keys too) cleaned and capped; numbers,
+    booleans and None as they are; anything else as its cleaned text."""
+    if isinstance(value, str):
+        return clean(value, VALUE_CAP)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if depth >= DEPTH_CAP:
+        return "…"
+    if isinstance(value, dict):
+        return {clean(k, VALUE_CAP): cleaned(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [cleaned(v, depth + 1) for v in value]
+    return clean(value, VALUE_CAP)
+
+
 class TornLine(UserWarning):
-    """A line of the audit log could not be parsed (a crash mid-write)."""
+    """A line of the audit log could not be read (a crash mid-write, or damage)."""
 
 
 class AuditLog:
@@ -45,7 +71,8 @@ class AuditLog:
             "event": event,
         }
         record.update({k: v for k, v in fields.items() if v is not None})
-        line = redact(json.dumps(record, sort_keys=False, default=str)) + "\n"
+        record = cleaned(record)
+        line = redact(json.dumps(record, sort_keys=False)) + "\n"
         self.dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -65,25 +92,36 @@ class AuditLog:
             return fh.read(1) == b"\n"
 
     def events(self, rotation: str | None = None) -> Iterator[dict[str, Any]]:
-        """Every parseable event (of one rotation, when named), oldest first."""
+        """Every readable event (of one rotation, when named), oldest first, cleaned."""
         try:
-            fh = open(self.path, encoding="utf-8", errors="replace")  # noqa: SIM115 (closed below)
+            fh = open(self.path, "rb")  # noqa: SIM115 (closed below)
         except FileNotFoundError:
             return
         with fh:
-            for number, line in enumerate(fh, 1):
+            number = 0
+            while raw := fh.readline(LINE_CAP + 1):
+                number += 1
+                if len(raw) > LINE_CAP and not raw.endswith(b"\n"):
+                    while (rest := fh.readline(LINE_CAP)) and not rest.endswith(b"\n"):
+                        pass  # the rest of an oversized line, read in bounded pieces
+                    self._skipped(number, f"a line of more than {LINE_CAP // 1024} KiB")
+                    continue
+                line = raw.decode("utf-8", errors="replace")  # a damaged byte reads as U+FFFD
                 if not line.strip():
                     continue
                 try:
                     record = json.loads(line)
                 except ValueError:
-                    warnings.warn(
-                        f"{self.path}:{number}: skipped a torn line (an earlier crash mid-write)",
-                        TornLine,
-                        stacklevel=2,
-                    )
+                    self._skipped(number, "a torn line (an earlier crash mid-write)")
+                    continue
+                except RecursionError:
+                    self._skipped(number, "a line nested too deeply to read")
                     continue
                 if not isinstance(record, dict):
                     continue
+                record = cleaned(record)
                 if rotation is None or record.get("rotation") == rotation:
                     yield record
+
+    def _skipped(self, number: int, what: str) -> None:
+        warnings.warn(f"{self.path}:{number}: skipped {what}", TornLine, stacklevel=3)

@@ -9,8 +9,9 @@ import asyncio
 from dataclasses import dataclass
 from enum import StrEnum
 
-from providers.base import ProbeResult, Provider, Verdict
+from providers.base import Provider
 from providers.deployment import DeploymentTarget
+from providers.results import ProbeResult, Verdict
 from tui.engine.config import Rotation
 from tui.engine.gate import GateState, Role, Track, evaluate, qualifies
 from tui.engine.rotation import Keys, open_client

@@ -11,12 +11,15 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from providers import PROVIDER_NAMES
 from tui.engine.config import NAME, parse_duration
 from tui.engine.credentials import check_reference, looks_like_key
 
 Seconds = Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)]
 Streak = Annotated[int, Field(ge=1, le=1000, strict=True)]
 Policy = Literal["reset", "hold"]
+#: The provider names providers/__init__.py knows, and no others.
+ProviderName = Literal[PROVIDER_NAMES]  # type: ignore[valid-type]
 
 
 class _Strict(BaseModel):
@@ -58,7 +61,7 @@ def _check_url(value: str | None, *, root: bool = False) -> str | None:
 
 
 class RotationConfig(_Strict):
-    provider: Literal["anthropic", "openai", "simulated"]
+    provider: ProviderName
     old: str | None = None
     new: str | None = None
     admin: str | None = None

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from providers.keys import fingerprint as fingerprint_of
+from providers.text import scrub
 
 SERVICE = "keyturn"
 SLOTS = ("old", "new", "admin")
@@ -97,21 +98,9 @@ def remember(raw: str) -> None:
 
 
 def redact(text: str) -> str:
-    """Replace any known raw key, or any 12-character run of one, with a mask."""
-    if not _known_raw or not text:
-        return text
-    for raw in sorted(_known_raw, key=len, reverse=True):
-        if raw in text:
-            text = text.replace(raw, mask(raw))
-    # Pieces: a window of 12 characters from any known key.
-    for raw in _known_raw:
-        if len(raw) < 12:
-            continue
-        for i in range(len(raw) - 11):
-            piece = raw[i : i + 12]
-            if piece in text:
-                text = text.replace(piece, "*" * 12)
-    return text
+    """`text` with any key this process has revealed shown as its mask, and any
+    12-character piece of one starred out (providers.text.scrub, the one key scrub)."""
+    return scrub(text, _known_raw, mask)
 
 
 # -- references ---------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from providers.simulated import DEPLOYMENT_URL, SimulatedProvider, SimulatedWorld
 from tui.engine.config import Rotation
@@ -61,7 +60,3 @@ def build_demo(
         Secret(world.admin_key, admin_source) if admin else None,
     )
     return Demo(rotation, world, provider, secrets)
-
-
-def demo_state_dir(base: Path) -> Path:
-    return base / "demo"

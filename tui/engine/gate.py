@@ -1,4 +1,5 @@
-"""Streaks and the gate: the rule that unlocks Revoke.
+"""Streaks and the gate: the rule that unlocks Revoke, only after a streak of live
+answers from the NEW key and (when there is one) from the deployment, serving NEW.
 
 Pure logic, no I/O and no clock: fed one ProbeResult at a time, it says whether
 Revoke may be pressed now and, if not, why in plain words. The gate is live, not
@@ -11,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from providers.base import ProbeResult, Verdict
+from providers.results import ProbeResult, Verdict
 
 #: Results kept per target for the screen's history strip; memory stays flat.
 HISTORY = 120
@@ -137,17 +138,3 @@ def evaluate(
             # Cannot happen with a complete streak, but the rule is stated on its own.
             reasons.append("deployment served OLD within the last streak")
     return GateState(not reasons, tuple(reasons))
-
-
-def mix(track: Track, old_fp: str | None, new_fp: str | None) -> tuple[int, int, int]:
-    """How many recent deployment answers reported OLD, NEW, and anything else."""
-    old = new = other = 0
-    for result in track.history:
-        fp = result.served_fingerprint
-        if fp is not None and fp == new_fp:
-            new += 1
-        elif fp is not None and fp == old_fp:
-            old += 1
-        else:
-            other += 1
-    return old, new, other

@@ -11,9 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from providers import httpx, provider_by_name
-from providers.base import AdminError, AdminReceipt, ProbeResult, Provider, Verdict
+from providers import provider_by_name
+from providers.base import Provider
 from providers.deployment import DeploymentTarget
+from providers.errors import AdminError
+from providers.lazy import httpx
+from providers.results import AdminReceipt, ProbeResult, Verdict
 from tui.engine.audit import AuditLog
 from tui.engine.config import Rotation
 from tui.engine.credentials import CredentialError, Secret, resolve
@@ -365,12 +368,8 @@ class RotationEngine:
 
     def console_steps(self) -> str:
         old = self.keys.old
-        where = {
-            "anthropic": "console.anthropic.com → Settings → API keys",
-            "openai": "platform.openai.com → your project → API keys",
-        }.get(self.provider.name, "the provider's console")
         return (
-            f"Revoke the OLD key in {where}: the key shown as {old.masked} "
+            f"Revoke the OLD key in {self.provider.console}: the key shown as {old.masked} "
             f"(fingerprint {old.fingerprint}). Then confirm it is done."
         )
 

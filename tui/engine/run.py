@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from providers.base import AdminError
+from providers.errors import AdminError
 from tui.engine import lifecycle
 from tui.engine.audit import AuditLog
 from tui.engine.gate import Role

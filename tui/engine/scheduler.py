@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from providers.base import ProbeResult, Verdict
+from providers.results import ProbeResult, Verdict
 
 MAX_BACKOFF = 60.0
 #: Targets that may tick on the same instant (a rotation has at most 3); more added at one

@@ -25,7 +25,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Button
 
-from providers.base import ProbeResult
+from providers.results import ProbeResult
 from tui.engine.credentials import CredentialError, Secret, redact
 from tui.engine.gate import GateState, Role
 from tui.engine.rotation import (

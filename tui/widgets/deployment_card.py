@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from rich.text import Text
 
-from providers.base import ProbeResult, Verdict
+from providers.results import ProbeResult, Verdict
 from tui.engine.gate import Track, serving
 from tui.widgets.probe_card import ProbeCard
 from tui.widgets.style import VERDICT_STYLE

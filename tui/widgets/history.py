@@ -14,7 +14,7 @@ from rich.color import Color, blend_rgb
 from rich.style import Style
 from rich.text import Text
 
-from providers.base import ProbeResult
+from providers.results import ProbeResult
 from tui.widgets.style import VERDICT_GLYPH, VERDICT_STYLE
 
 #: Eighths of a cell, lowest first.

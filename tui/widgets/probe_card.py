@@ -12,7 +12,7 @@ from textual.strip import Strip
 from textual.visual import Visual, visualize
 from textual.widget import Widget
 
-from providers.base import ProbeResult, Verdict
+from providers.results import ProbeResult, Verdict
 from tui.engine.credentials import Secret
 from tui.engine.gate import Track
 from tui.widgets.history import latency_rows, strip_line, verdict_glyph

@@ -8,7 +8,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from providers.base import Verdict
+from providers.results import Verdict
 
 #: Verdict → Rich style: green proves live, red proves refused, yellow/magenta say "no evidence".
 VERDICT_STYLE: dict[Verdict, str] = {
