@@ -44,10 +44,11 @@ class AnthropicProvider(Provider):
         return super().verdict_for_status(status)  # 529 is >= 500: unavailable
 
     async def list_admin_keys(
-        self, client: httpx.AsyncClient, admin: KeyLike, timeout: float
+        self, client: httpx.AsyncClient, admin: KeyLike, timeout: float, active_only: bool = True
     ) -> list[AdminKey]:
+        params = {"status": "active"} if active_only else {}
         return await self.list_admin_pages(
-            client, admin, ADMIN_KEYS, timeout, {"status": "active"}, "after_id", "partial_key_hint"
+            client, admin, ADMIN_KEYS, timeout, params, "after_id", "partial_key_hint"
         )
 
     async def _set_status(

@@ -64,7 +64,7 @@ class Provider(AdminCalls):
 
     # -- admin (optional) -------------------------------------------------------
     async def list_admin_keys(
-        self, client: httpx.AsyncClient, admin: KeyLike, timeout: float
+        self, client: httpx.AsyncClient, admin: KeyLike, timeout: float, active_only: bool = True
     ) -> list[AdminKey]:
         raise AdminUnsupported(f"{self.name} has no admin API in keyturn")
 

@@ -43,7 +43,7 @@ class OpenAIProvider(Provider):
         return f"/organization/projects/{self.project_id}/api_keys"
 
     async def list_admin_keys(
-        self, client: httpx.AsyncClient, admin: KeyLike, timeout: float
+        self, client: httpx.AsyncClient, admin: KeyLike, timeout: float, active_only: bool = True
     ) -> list[AdminKey]:
         return await self.list_admin_pages(
             client, admin, self._keys_path(), timeout, {}, "after", "redacted_value"

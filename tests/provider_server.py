@@ -25,6 +25,7 @@ import contextlib
 import gzip
 import hashlib
 import json
+import re
 import socket
 import socketserver
 import ssl
@@ -98,6 +99,10 @@ class ServerKey:
     id: str
     status: str = "active"  # active | inactive | archived | deleted
     name: str = ""
+    #: How the admin list shows this key, when not the usual hint (a hostile list).
+    shown_hint: str | None = None
+    #: False: the key authenticates but the admin list leaves it out.
+    listed: bool = True
 
 
 Action = int | str | Reply | Callable[["Request"], "Reply | str | None"]
@@ -207,6 +212,8 @@ class ProviderServer:
         self.trickle_for = 3.0
         self.redirect_to = ""
         self.page_size = 20
+        #: A key list that ignores `status=active` (lists inactive keys too).
+        self.ignore_status_filter = False
         #: Route -> the request id header every answer of that route carries instead of the
         #: server's own (hostile ones: escape sequences, 15 KB; latin-1 characters = bytes).
         self.request_ids: dict[str, str] = {}
@@ -281,8 +288,12 @@ class ProviderServer:
     def hint(self, raw: str) -> str:
         """How the admin API shows a key: Anthropic's partial_key_hint, OpenAI's redacted_value."""
         if self.flavour == ANTHROPIC:
-            return raw[:16] + "..." + raw[-4:]
-        return raw[:6] + "..." + raw[-3:]
+            return raw[:16] + "..." + raw[-4:]  # sk-ant-api03-R2D...igAA
+        # As OpenAI's reference shows a key (`sk-abc...def`): three characters of the key
+        # itself each side of the dots, here after a project key's `sk-proj-`.
+        kind = re.match(r"^sk-(?:ant-[a-z]+\d*-|proj-|svcacct-|admin-)?", raw)
+        head = len(kind.group()) + 3 if kind else 6
+        return raw[:head] + "..." + raw[-3:]
 
     def script(self, route: str, *actions: Action) -> None:
         """Answer the next requests of `route` with these actions, in order."""
@@ -379,6 +390,10 @@ class ProviderServer:
             if self._stopping.wait(self.slow_seconds):
                 return False
             action = None
+        if action == "apply_then_drop":
+            # The provider makes the change, then the answer is lost (a timeout, a proxy).
+            self._normal(route, request)
+            return False
         reply: Reply | None = None
         if isinstance(action, Reply):
             reply = action
@@ -556,9 +571,10 @@ class ProviderServer:
     def _anthropic_admin(self, request: Request) -> Reply:
         path = request.path
         if request.method == "GET" and path == ANTHROPIC_ADMIN:
-            wanted = request.query.get("status")
+            wanted = None if self.ignore_status_filter else request.query.get("status")
             records = [self._anthropic_record(k) for k in self.keys.values()
-                       if k.status != "deleted" and (wanted is None or k.status == wanted)]
+                       if k.status != "deleted" and k.listed
+                       and (wanted is None or k.status == wanted)]
             return self._page(records, request, "after_id")
         if request.method == "POST" and path.startswith(ANTHROPIC_ADMIN + "/"):
             key_id = path.rsplit("/", 1)[-1]
@@ -577,7 +593,7 @@ class ProviderServer:
 
     def _anthropic_record(self, key: ServerKey) -> dict:
         return {"id": key.id, "type": "api_key", "name": key.name, "status": key.status,
-                "partial_key_hint": self.hint(key.raw), "workspace_id": None,
+                "partial_key_hint": key.shown_hint or self.hint(key.raw), "workspace_id": None,
                 "created_at": "2025-01-01T00:00:00Z",
                 "created_by": {"id": "user_01", "type": "user"}}
 
@@ -588,10 +604,11 @@ class ProviderServer:
             return self._error(404, request, "No such project")
         if request.method == "GET" and path == prefix:
             records = [
-                {"object": "organization.project.api_key", "redacted_value": self.hint(k.raw),
+                {"object": "organization.project.api_key",
+                 "redacted_value": k.shown_hint or self.hint(k.raw),
                  "name": k.name, "created_at": 1711471533, "last_used_at": 1711471534,
                  "id": k.id, "owner": {"type": "user", "user": {"id": "user_abc"}}}
-                for k in self.keys.values() if k.status != "deleted"
+                for k in self.keys.values() if k.status != "deleted" and k.listed
             ]
             return self._page(records, request, "after")
         if request.method == "DELETE":

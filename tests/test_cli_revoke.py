@@ -191,7 +191,7 @@ def test_on_a_terminal_yes_revokes(anthropic_server: ProviderServer, kt: Keyturn
 def test_openai_refuses_when_several_keys_match(openai_server: ProviderServer, kt: Keyturn) -> None:
     rotation(openai_server, kt)
     # Another project key with the same redacted_value (same head, same last 3 characters).
-    twin = CANARY_OPENAI[:6] + "zz-another-key-of-the-project-9" + CANARY_OPENAI[-3:]
+    twin = CANARY_OPENAI[:11] + "zz-another-key-of-the-project-9" + CANARY_OPENAI[-3:]
     openai_server.add_key(twin)
     assert openai_server.hint(twin) == openai_server.hint(CANARY_OPENAI)
     result = kt.run("revoke", "svc", "--yes", "--timeout", "10")

@@ -139,7 +139,7 @@ async def test_a_key_id_with_escapes_and_a_lone_surrogate_is_shown_clean_and_nev
     assert server.key_by_raw(CANARY_OLD).status == "active"
     (failed,) = [n for n in notices(run.events) if n.startswith("revoke failed")]
     assert "apikey_\ufffd" in failed
-    (failure,) = [e for e in log.events() if e["event"] == "failure"]
+    (failure,) = [e for e in log.events() if e["event"] == "revoke_failed"]
     assert "apikey_\ufffd" in failure["detail"]
     assert_clean_everywhere(notices(run.events), log)
 

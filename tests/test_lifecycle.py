@@ -19,6 +19,7 @@ from tui.engine import history, lifecycle
 from tui.engine.audit import AuditLog
 from tui.engine.config import Rotation
 from tui.engine.credentials import Secret
+from tui.engine.admin_revoke import resume_unanswered
 from tui.engine.history import resume_point
 from tui.engine.lifecycle import promote_slots, status_rows
 from tui.engine.rotation import Keys, Phase, RevokeRefused, RotationEngine, load_keys, open_client
@@ -133,28 +134,31 @@ async def test_a_finished_rotation_logs_done_with_its_keys_and_probe_count(tmp_p
         assert [done["probes"]] == at_done and at_done[0] > 0
 
 
-async def test_restored_verifying_engine_never_calls_the_admin_api(tmp_path: Path) -> None:
+async def test_an_unanswered_revoke_is_settled_by_asking_the_provider_never_by_resending(
+    tmp_path: Path,
+) -> None:
     async with rig(tmp_path) as r:
         # the previous run's revoke reached the provider, then the process died; by now the
         # deployment serves NEW
         await r.clock.advance(4.0)
         r.world.set_status(r.world.keys[CANARY_OLD].id, "inactive")
         write_event(r.state, T0, "sim", "revoke_requested", old=OLD_FP, new=NEW_FP, method="admin")
-        notices: list[object] = []
-        r.engine.listeners.append(notices.append)
         point = lifecycle.resume(r.engine, r.audit)
         assert point is not None and point.unanswered
-        assert r.engine.phase is Phase.VERIFYING
-        assert any("not requesting it again" in getattr(n, "text", "") for n in notices)
+        # Until the provider has been asked, nothing may be sent.
         with pytest.raises(RevokeRefused):
             await r.engine.revoke()
+        assert await resume_unanswered(r.engine, point) == "verifying"
+        assert r.engine.phase is Phase.VERIFYING
         r.engine.start()
         await r.run_until(lambda: r.engine.phase is Phase.DONE)
-        assert r.world.admin_calls == []
+        assert [c.method for c in r.world.admin_calls] == ["GET"]  # the status read, no POST
         trail = [e["event"] for e in r.audit.events()]
         assert trail.count("revoke_requested") == 1
         assert trail[-2:] == ["old_key_dead", "done"]
         assert trail.index("resumed") == trail.index("revoke_requested") + 1
+        (confirmed,) = [e for e in r.audit.events() if e["event"] == "revoke_confirmed"]
+        assert "inactive" in confirmed["reconciled"]
 
 
 async def test_restored_console_revocation_waits_for_confirmation(tmp_path: Path) -> None:

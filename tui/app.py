@@ -28,6 +28,7 @@ from tui.engine.credentials import (
     redact,
     store,
 )
+from tui.engine.lock import RotationBusy, RotationLock
 from tui.engine.rotation import Keys, RotationEngine, load_keys, provider_for
 from tui.engine.scheduler import Clock, LoopClock
 from tui.screens.dashboard import DashboardScreen
@@ -45,6 +46,8 @@ class Session:
     clock: Clock = field(default_factory=LoopClock)
     audit: AuditLog | None = None
     demo: bool = False
+    #: Held for the dashboard's whole life: one run per rotation across processes.
+    lock: RotationLock | None = None
 
     def save_new_key(self, raw: str) -> tuple[Secret, str]:
         """Store an entered NEW key through the rotation's reference; say where it went."""
@@ -158,14 +161,15 @@ def session_for(cfg: Config, name: str) -> Session:
     """Resolve a rotation's keys before the screen starts (prompts work; errors exit 2)."""
     rotation = cfg.rotation(name)
     keys = load_keys(rotation)
-    return Session(rotation, provider_for(rotation), keys, audit=AuditLog(cfg.state_dir))
+    return Session(rotation, provider_for(rotation), keys, audit=AuditLog(cfg.state_dir),
+                   lock=RotationLock(cfg.state_dir, rotation.name))
 
 
 def run_dashboard(cfg: Config, rotation_name: str | None) -> int:
     """`keyturn watch NAME` (a name) or `keyturn` on a terminal (None: the list first)."""
     if rotation_name is not None:
         session = session_for(cfg, rotation_name)  # ConfigError/CredentialError → exit 2
-        return _run(KeyturnApp(session))
+        return _run_locked(session)  # RotationBusy → exit 1
     error: str | None = None
     while True:
         chooser = RotationListApp(cfg, error)
@@ -176,11 +180,22 @@ def run_dashboard(cfg: Config, rotation_name: str | None) -> int:
             return 0
         try:
             session = session_for(cfg, chosen)
-        except CredentialError as exc:
+            session.lock.acquire()  # type: ignore[union-attr]
+        except (CredentialError, RotationBusy) as exc:
             # Back to the list with the reason, instead of ending the program.
             error = f"{chosen}: {exc}"
             continue
+        return _run_locked(session)
+
+
+def _run_locked(session: Session) -> int:
+    """The dashboard, holding the rotation's lock for its whole life."""
+    assert session.lock is not None
+    session.lock.acquire()
+    try:
         return _run(KeyturnApp(session))
+    finally:
+        session.lock.release()
 
 
 def run_demo() -> int:

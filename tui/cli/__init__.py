@@ -227,6 +227,11 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
         if isinstance(exc, Fail):
             _err(str(exc))
             return exc.code
+        from tui.engine.lock import RotationBusy
+
+        if isinstance(exc, RotationBusy):
+            _err(str(exc))
+            return 1
         if isinstance(exc, (ConfigError, CredentialError)):
             _err(str(exc))
             return EXIT_USAGE

@@ -17,6 +17,7 @@ from tui.engine.audit import AuditLog
 from tui.engine.config import Config, Rotation
 from tui.engine.credentials import redact
 from tui.engine.gate import Role, serving
+from tui.engine.lock import RotationBusy, RotationLock
 from tui.engine.rotation import (
     Keys,
     Notice,
@@ -210,10 +211,14 @@ def run_rotation(
             extra = {"clock": clock} if clock is not None else {}
             engine = RotationEngine(rotation, chosen, keys, client, audit=audit, **extra)
             print_events(engine)
-            run = RotationRun(engine, decider, say, promote_slots=promote_slots)
+            lock = RotationLock(audit.dir, rotation.name) if audit is not None else None
+            run = RotationRun(engine, decider, say, promote_slots=promote_slots, lock=lock)
             try:
                 return await body(run)
+            except RotationBusy as exc:
+                raise Fail(str(exc)) from None
             finally:
+                run.close()
                 await engine.stop()
 
     return exit_with(asyncio.run(main()), said)

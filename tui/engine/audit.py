@@ -10,6 +10,7 @@ warning instead of failing.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import warnings
@@ -51,6 +52,17 @@ def cleaned(value: Any, depth: int = 0) -> Any:
     return clean(value, VALUE_CAP)
 
 
+class AuditWriteError(Exception):
+    """An event could not be appended to the audit log; `reason` says why in words."""
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        self.path = path
+        self.reason = f"{path}: {exc.strerror or type(exc).__name__}"
+        if exc.errno == errno.ELOOP:
+            self.reason = f"{path} is a symlink, which keyturn does not follow"
+        super().__init__(self.reason)
+
+
 class TornLine(UserWarning):
     """A line of the audit log could not be read (a crash mid-write, or damage)."""
 
@@ -73,18 +85,26 @@ class AuditLog:
         record.update({k: v for k, v in fields.items() if v is not None})
         record = cleaned(record)
         line = redact(json.dumps(record, sort_keys=False)) + "\n"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            data = line.encode("utf-8")
+            self._write(line.encode("utf-8"))
+        except OSError as exc:
+            raise AuditWriteError(self.path, exc) from None
+        return record
+
+    def _write(self, data: bytes) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        # O_NOFOLLOW: a symlink planted where the log goes is refused, never written through.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
             # A torn tail from a crash must not swallow this record: start on a fresh line.
             if os.fstat(fd).st_size and not self._ends_with_newline():
                 data = b"\n" + data
-            os.write(fd, data)
+            written = os.write(fd, data)
+            if written != len(data):
+                raise OSError(errno.ENOSPC, "short write: the disk may be full")
             os.fsync(fd)
         finally:
             os.close(fd)
-        return record
 
     def _ends_with_newline(self) -> bool:
         with open(self.path, "rb") as fh:

@@ -138,3 +138,13 @@ def evaluate(
             # Cannot happen with a complete streak, but the rule is stated on its own.
             reasons.append("deployment served OLD within the last streak")
     return GateState(not reasons, tuple(reasons))
+
+
+def with_old_key_state(gate: GateState, old: Track) -> GateState:
+    """The gate, also locked while the OLD key itself is refused: someone revoked it
+    already (another tool, the console), so there is nothing left to revoke safely."""
+    last = old.last
+    if last is None or last.verdict is not Verdict.REJECTED:
+        return gate
+    return GateState(False, (*gate.reasons, "the OLD key is already refused by the provider "
+                                            "(revoked elsewhere?): nothing to revoke"))

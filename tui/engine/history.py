@@ -39,9 +39,13 @@ class ResumePoint:
     method: str | None = None
     key_id: str | None = None
     #: True when a revoke was requested but the provider's answer never reached the log
-    #: (a crash while the admin call was in flight).
+    #: (a crash or a timeout around the admin call): resume asks the provider first.
     unanswered: bool = False
     since: str | None = None
+    #: Whether the deactivation call went out: `no` (the run stopped while looking the key
+    #: up), `maybe` (its intent was logged, or a log from before intents were logged),
+    #: `yes` (the provider answered).
+    sent: str = "maybe"
 
 
 def resume_point(events: Iterable[dict[str, Any]], old_fingerprint: str) -> ResumePoint | None:
@@ -56,12 +60,19 @@ def resume_point(events: Iterable[dict[str, Any]], old_fingerprint: str) -> Resu
             continue
         event = record.get("event")
         if event == "revoke_requested":
-            state = {"phase": "revoking" if record.get("method") == "console" else "verifying",
-                     "method": record.get("method"), "unanswered": record.get("method") != "console",
-                     "since": record.get("time"), "key_id": None}
+            console = record.get("method") == "console"
+            state = {"phase": "revoking" if console else "verifying",
+                     "method": record.get("method"), "unanswered": not console,
+                     "since": record.get("time"), "key_id": None, "sent": "maybe"}
+        elif event == "key_lookup" and state is not None:
+            state["sent"] = "no"  # intents are logged: no `deactivating` yet means not sent
+        elif event in ("deactivating", "revoke_unknown") and state is not None:
+            state.update(sent="maybe", key_id=record.get("key_id") or state["key_id"])
         elif event == "revoke_confirmed" and state is not None:
-            state.update(phase="verifying", unanswered=False,
+            state.update(phase="verifying", unanswered=False, sent="yes",
                          key_id=record.get("key_id") or state["key_id"])
+        elif event == "revoke_failed" and state is not None and state["phase"] != "done":
+            state = None  # the provider refused, or the call never went out: still active
         elif event == "failure" and state is not None and state["phase"] != "done":
             detail = str(record.get("detail", ""))
             # A failed revoke call left the key active; a failed reactivate changes nothing.
@@ -70,7 +81,8 @@ def resume_point(events: Iterable[dict[str, Any]], old_fingerprint: str) -> Resu
         elif event == "rollback":
             state = None
         elif event in FINISHED:
-            state = state or {"method": None, "since": record.get("time"), "key_id": None}
+            state = state or {"method": None, "since": record.get("time"), "key_id": None,
+                              "sent": "yes"}
             state.update(phase="done", unanswered=False)
         elif event == "resumed" and state is not None and record.get("key_id"):
             state["key_id"] = record.get("key_id")
@@ -79,4 +91,5 @@ def resume_point(events: Iterable[dict[str, Any]], old_fingerprint: str) -> Resu
     return ResumePoint(
         phase=state["phase"], old_fingerprint=old_fingerprint, method=state["method"],
         key_id=state["key_id"], unanswered=state["unanswered"], since=state["since"],
+        sent=state.get("sent", "maybe"),
     )

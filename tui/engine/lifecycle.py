@@ -166,14 +166,19 @@ def resume(engine: RotationEngine, audit: AuditLog | None) -> ResumePoint | None
     """Restore `engine` (before `start()`) from the audit log; the point it resumed from.
 
     A `done` point is returned without touching the engine: that old key's rotation is
-    finished and the caller says so instead of probing again.
+    finished and the caller says so instead of probing again. An `unanswered` point (the
+    run stopped around the admin call) is returned untouched too: only the provider can
+    say what became of the key, and the run asks it (admin_revoke.resume_unanswered).
     """
     if audit is None:
         return None
     point = resume_point(audit.events(engine.rotation.name), engine.keys.old.fingerprint)
     if point is None or point.phase == "done":
         return point
-    engine.restore(Phase(point.phase), key_id=point.key_id, unanswered=point.unanswered)
+    if point.unanswered and point.method != "console":
+        engine.revoked.add(engine.keys.old.fingerprint)  # nothing is sent before it is known
+        return point
+    engine.restore(Phase(point.phase), key_id=point.key_id)
     return point
 
 

@@ -17,10 +17,19 @@ from providers.deployment import DeploymentTarget
 from providers.errors import AdminError
 from providers.lazy import httpx
 from providers.results import AdminReceipt, ProbeResult, Verdict
-from tui.engine.audit import AuditLog
+from tui.engine.admin_revoke import deactivate_old_key
+from tui.engine.audit import AuditLog, AuditWriteError
 from tui.engine.config import Rotation
 from tui.engine.credentials import CredentialError, Secret, resolve
-from tui.engine.gate import GateState, Role, Track, evaluate, qualifies, serving
+from tui.engine.gate import (
+    GateState,
+    Role,
+    Track,
+    evaluate,
+    qualifies,
+    serving,
+    with_old_key_state,
+)
 from tui.engine.history import resume_point
 from tui.engine.scheduler import Clock, LoopClock, Scheduler, Target
 
@@ -143,6 +152,8 @@ class RotationEngine:
         self.receipts: list[AdminReceipt] = []
         self.awaiting_console = False
         self.alarm: str | None = None
+        #: Set when the audit log could not be written: the rotation stopped there.
+        self.audit_error: str | None = None
         #: Probes made by this run, per role (the report counts them).
         self.probe_counts: dict[Role, int] = dict.fromkeys(self.tracks, 0)
         #: Set by restore(): the phase this run picked up from the audit log.
@@ -210,7 +221,7 @@ class RotationEngine:
         if Role.DEPLOYMENT in self.tracks:
             self.tracks[Role.DEPLOYMENT].streak = 0
         self._add(Role.NEW)
-        self._record("new_key_entered", new=secret.fingerprint)
+        self.record("new_key_entered", new=secret.fingerprint)
         self._recompute()
 
     # -- probes -----------------------------------------------------------------
@@ -226,7 +237,7 @@ class RotationEngine:
         self.probe_counts[role] = self.probe_counts.get(role, 0) + 1
         if role is Role.NEW and result.verdict is Verdict.LIVE and self.first_live_at is None:
             self.first_live_at = self.clock.now()
-            self._record("new_key_live", new=new_fp, request_id=result.request_id)
+            self.record("new_key_live", new=new_fp, request_id=result.request_id)
         self._emit(Probed(role, result))
         self._recompute()
 
@@ -234,11 +245,13 @@ class RotationEngine:
         old_fp, new_fp = self.fingerprints
         new_track = self.tracks[Role.NEW] if self.keys.new is not None else None
         gate = evaluate(new_track, self.tracks.get(Role.DEPLOYMENT), old_fp, new_fp)
+        if self.phase in PRE_REVOKE:
+            gate = with_old_key_state(gate, self.tracks[Role.OLD])
         if gate != self.gate:
             was_open = self.gate.open
             self.gate = gate
             if gate.open and not was_open and self.phase in PRE_REVOKE:
-                self._record("gate_opened", old=old_fp, new=new_fp)
+                self.record("gate_opened", old=old_fp, new=new_fp)
             self._emit(GateChanged(gate))
         if self.phase in PRE_REVOKE:
             if self.keys.new is None or self.first_live_at is None:
@@ -250,13 +263,15 @@ class RotationEngine:
         elif self.phase is Phase.VERIFYING:
             alarm = self._deployment_alarm()
             if alarm:
+                # The alarm is raised before it is written: a log that cannot be written
+                # adds to it (record → _audit_failed) and never hides it.
                 self.alarm = alarm
-                self._record("deployment_alarm", old=old_fp, new=new_fp, detail=alarm)
                 self._set_phase(Phase.FAILED, alarm)
                 self._emit(Notice("ALARM: " + alarm, "error"))
+                self.record("deployment_alarm", old=old_fp, new=new_fp, detail=alarm)
             elif self._revocation_confirmed():
-                self._record("old_key_dead", old=old_fp)
-                self._record("done", old=old_fp, new=new_fp,
+                self.record("old_key_dead", old=old_fp)
+                self.record("done", old=old_fp, new=new_fp,
                              probes=sum(self.probe_counts.values()))
                 self._set_phase(Phase.DONE, "revocation confirmed, deployment live on NEW")
 
@@ -322,41 +337,42 @@ class RotationEngine:
         """Revoke the old key: through the admin API, or by asking for the console.
 
         Returns the provider's receipt, or None when the user must revoke in the console
-        (then call `confirm_console()`). The gate is checked at this very moment, and one
-        key is never revoked twice.
+        (then call `confirm_console()`) or the provider already shows the key revoked. The
+        gate is checked at this very moment, and one key is never revoked twice.
         """
         self.check_revoke()
         old = self.keys.old
         self.revoked.add(old.fingerprint)  # before any await: a second press cannot race in
         self._set_phase(Phase.REVOKING, "revoking the old key")
-        self._record("revoke_requested", old=old.fingerprint, new=self.fingerprints[1],
-                     method="admin" if self.keys.admin else "console")
+        self.record("revoke_requested", old=old.fingerprint, new=self.fingerprints[1],
+                    method="admin" if self.keys.admin else "console")
         if self.keys.admin is None:
             self.awaiting_console = True
             self._emit(Notice(self.console_steps(), "warning"))
             return None
         try:
-            found = await self.provider.find_admin_key(
-                self.http(), self.keys.admin, old, self.rotation.timeout * 4
-            )
-            receipt = await self.provider.deactivate(
-                self.http(), self.keys.admin, found.id, self.rotation.timeout * 4
-            )
+            return await deactivate_old_key(self)
         except AdminError as exc:
             self.revoked.discard(old.fingerprint)
-            self._record("failure", old=old.fingerprint, detail=str(exc))
-            self.phase = Phase.PROPAGATING  # back to watching; the gate decides again
-            self._recompute()
-            self._emit(Notice(f"revoke failed: {exc}", "error"))
+            self.back_to_watching(f"revoke failed: {exc}")
             raise
-        self.admin_key_id = found.id
-        self.receipts.append(receipt)
-        self._record("revoke_confirmed", old=old.fingerprint, key_id=found.id,
-                     request_id=receipt.request_id, status=receipt.status)
-        self._emit(Notice(f"provider confirmed: key {found.id} {receipt.action}"
-                          + (f" (request id {receipt.request_id})" if receipt.request_id else "")))
-        self._begin_verifying()
-        return receipt
+
+    def back_to_watching(self, why: str) -> None:
+        """The old key was not revoked: watch again; the gate decides again."""
+        self.phase = Phase.PROPAGATING
+        self._recompute()
+        self._emit(Notice(why, "error"))
+
+    def await_console(self, why: str) -> None:
+        """Stop sending anything: the person checks (and revokes) in the console."""
+        self.revoked.add(self.keys.old.fingerprint)
+        self.awaiting_console = True
+        self._set_phase(Phase.REVOKING, "check the old key in the console")
+        self._emit(Notice(why, "error"))
+        self._emit(Notice(self.console_steps(), "warning"))
+
+    def notice(self, text: str, level: str = "info") -> None:
+        self._emit(Notice(text, level))
 
     @property
     def revoke_warning(self) -> str | None:
@@ -378,10 +394,10 @@ class RotationEngine:
         if not (self.phase is Phase.REVOKING and self.awaiting_console):
             raise RevokeRefused("no console revocation is pending")
         self.awaiting_console = False
-        self._record("revoke_confirmed", old=self.keys.old.fingerprint, method="console")
-        self._begin_verifying()
+        self.record("revoke_confirmed", old=self.keys.old.fingerprint, method="console")
+        self.begin_verifying()
 
-    def restore(self, phase: Phase, *, key_id: str | None = None, unanswered: bool = False) -> None:
+    def restore(self, phase: Phase, *, key_id: str | None = None) -> None:
         """Pick up an interrupted rotation (read from the audit log) before `start()`.
 
         The old key's revoke was already requested: it is marked revoked so it is never
@@ -394,23 +410,17 @@ class RotationEngine:
         self.admin_key_id = key_id
         self.resumed_from = phase.value
         self.phase = Phase.REVOKING
-        self._record("resumed", old=old.fingerprint, new=self.fingerprints[1],
-                     phase=phase.value, key_id=key_id)
+        self.record("resumed", old=old.fingerprint, new=self.fingerprints[1],
+                    phase=phase.value, key_id=key_id)
         if phase is Phase.REVOKING:
             self.awaiting_console = True
             self._emit(PhaseChanged(Phase.REVOKING, "resumed: console revocation not confirmed yet"))
             self._emit(Notice(self.console_steps(), "warning"))
             return
-        if unanswered:
-            self._emit(Notice(
-                "resumed after a crash while the revoke request was in flight: not requesting "
-                "it again. If the old key stays live, revoke it in the console: "
-                + self.console_steps(), "warning"))
-        else:
-            self._emit(Notice("resumed: revoke already confirmed by the provider; verifying"))
-        self._begin_verifying()
+        self._emit(Notice("resumed: revoke already confirmed by the provider; verifying"))
+        self.begin_verifying()
 
-    def _begin_verifying(self) -> None:
+    def begin_verifying(self) -> None:
         self.tracks[Role.OLD].streak = 0  # from now on the OLD streak counts `rejected`
         self._set_phase(Phase.VERIFYING, "waiting for the old key to be refused")
         self._recompute()
@@ -434,12 +444,12 @@ class RotationEngine:
                 self.http(), self.keys.admin, self.admin_key_id, self.rotation.timeout * 4
             )
         except AdminError as exc:
-            self._record("failure", old=self.keys.old.fingerprint, detail=f"reactivate: {exc}")
+            self.record("failure", old=self.keys.old.fingerprint, detail=f"reactivate: {exc}")
             self._emit(Notice(f"reactivate failed: {exc}", "error"))
             raise
         self.receipts.append(receipt)
         self.revoked.discard(self.keys.old.fingerprint)
-        self._record("rollback", old=self.keys.old.fingerprint, key_id=self.admin_key_id,
+        self.record("rollback", old=self.keys.old.fingerprint, key_id=self.admin_key_id,
                      request_id=receipt.request_id)
         self._set_phase(Phase.ROLLED_BACK, "old key reactivated")
         self._emit(Notice("old key reactivated (rolled back)", "warning"))
@@ -471,6 +481,31 @@ class RotationEngine:
         for listener in list(self.listeners):
             listener(event)
 
-    def _record(self, event: str, **fields: object) -> None:
-        if self.audit is not None:
+    def record(self, event: str, **fields: object) -> None:
+        """Append an event to the audit log. A write that fails stops the rotation loudly,
+        saying what was and was not done (AuditWriteError goes up: no step after it)."""
+        if self.audit is None:
+            return
+        try:
             self.audit.append(self.rotation.name, event, **fields)
+        except AuditWriteError as exc:
+            self._audit_failed(exc, event)
+            raise
+
+    def _audit_failed(self, exc: AuditWriteError, event: str) -> None:
+        if self.audit_error is not None:
+            return
+        old = self.keys.old.fingerprint
+        if self.receipts or self.phase in (Phase.VERIFYING, Phase.DONE, Phase.FAILED):
+            done = (f"the old key {old} WAS revoked at the provider"
+                    + (f" (key {self.admin_key_id})" if self.admin_key_id else ""))
+        elif event in ("deactivating", "revoke_requested", "key_lookup"):
+            done = f"the old key {old} was NOT revoked: nothing was sent to the provider"
+        elif self.phase is Phase.REVOKING:
+            done = f"the old key {old} may or may not be revoked: check the console"
+        else:
+            done = f"the old key {old} was not revoked"
+        self.audit_error = f"{done}; the audit log could not be written ({exc.reason})"
+        self.alarm = f"{self.alarm}; {self.audit_error}" if self.alarm else self.audit_error
+        self._set_phase(Phase.FAILED, "the audit log could not be written")
+        self._emit(Notice("ALARM: " + self.audit_error, "error"))

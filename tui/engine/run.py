@@ -21,9 +21,11 @@ from typing import Protocol
 
 from providers.errors import AdminError
 from tui.engine import lifecycle
-from tui.engine.audit import AuditLog
+from tui.engine.admin_revoke import resume_unanswered
+from tui.engine.audit import AuditLog, AuditWriteError
 from tui.engine.gate import Role
 from tui.engine.history import ResumePoint
+from tui.engine.lock import RotationLock
 from tui.engine.rotation import PRE_REVOKE, GateLocked, Phase, RevokeRefused, RotationEngine
 
 
@@ -78,6 +80,7 @@ class RotationRun:
         *,
         promote_slots: bool = True,
         until_done: bool = False,
+        lock: RotationLock | None = None,
     ) -> None:
         self.engine = engine
         self.decider = decider
@@ -90,6 +93,9 @@ class RotationRun:
         self.point: ResumePoint | None = None
         self.finished: lifecycle.Finished | None = None
         self._resumed = False
+        #: One run per rotation across processes (held from `start` to `close`).
+        self.lock = lock
+        self._settled = False
 
     @property
     def audit(self) -> AuditLog | None:
@@ -113,10 +119,30 @@ class RotationRun:
                      f"requested at {point.since}; not requesting it again; now {point.phase}")
         return point
 
+    def close(self) -> None:
+        """Release the rotation's lock (the engine is stopped by whoever runs it)."""
+        if self.lock is not None:
+            self.lock.release()
+
     def start(self) -> None:
+        """Take the rotation's lock (RotationBusy names who holds it), resume, probe."""
+        if self.lock is not None:
+            self.lock.acquire()
         self.resume()
         if not self.engine.started and not self.already_done:
             self.engine.start()
+
+    async def settle_unanswered(self) -> None:
+        """A run that stopped around the admin call: ask the provider, once, what became
+        of the old key, and carry on from its answer (see admin_revoke)."""
+        point = self.point
+        if point is None or not point.unanswered or point.method == "console" or self._settled:
+            return
+        self._settled = True
+        if self.engine.phase not in PRE_REVOKE:
+            return
+        self.say("asking the provider what became of the old key before doing anything else")
+        await resume_unanswered(self.engine, point)
 
     @property
     def already_done(self) -> bool:
@@ -124,9 +150,30 @@ class RotationRun:
 
     async def watch(self, timeout: float = math.inf) -> Outcome:
         """Probe until the gate opens; a rotation past its revoke is verified instead."""
+        return await self._loudly(self._watch(timeout))
+
+    async def rotate(self, timeout: float = math.inf) -> Outcome:
+        """The whole sequence: gate → confirmation → revoke → verify → finish."""
+        return await self._loudly(self._rotate(timeout))
+
+    async def rollback(self) -> Outcome:
+        """Set the OLD key this rotation revoked through the admin API active again
+        (asked first), whatever the run that revoked it became."""
+        return await self._loudly(self._rollback())
+
+    async def _loudly(self, steps) -> Outcome:
+        """A step whose audit event could not be written ends the run there, saying what
+        was and was not done (the engine worded it); nothing after it is attempted."""
+        try:
+            return await steps
+        except AuditWriteError:
+            return Outcome(Ending.ALARM, f"ALARM: {self.engine.alarm}")
+
+    async def _watch(self, timeout: float) -> Outcome:
         self.start()
         if self.already_done:
             return Outcome(Ending.ALREADY_DONE)
+        await self.settle_unanswered()
         if self.engine.phase not in PRE_REVOKE:
             return await self.verify(timeout)
         if await self.engine.wait_until(lambda: self.engine.gate.open, timeout):
@@ -134,13 +181,13 @@ class RotationRun:
         return Outcome(Ending.GATE_TIMEOUT,
                        f"timed out after {timeout:g}s: {self.engine.gate.summary}")
 
-    async def rotate(self, timeout: float = math.inf) -> Outcome:
-        """The whole sequence: gate → confirmation → revoke → verify → finish."""
+    async def _rotate(self, timeout: float) -> Outcome:
         self.start()
         engine = self.engine
         if self.already_done:
             await self.finish()
             return Outcome(Ending.ALREADY_DONE)
+        await self.settle_unanswered()
         if engine.phase in PRE_REVOKE:
             outcome = await self._revoke(timeout)
             if outcome is not None:
@@ -228,6 +275,8 @@ class RotationRun:
     async def _alarm(self) -> Outcome:
         engine = self.engine
         alarm = engine.alarm or "rotation failed"
+        if engine.audit_error is not None:
+            return Outcome(Ending.ALARM, f"ALARM: {alarm}")  # nothing more may go unrecorded
         while engine.can_reactivate and await self.decider.reactivate(engine, alarm):
             self.say(f"ALARM: {alarm}; reactivating the old key")
             try:
@@ -243,9 +292,7 @@ class RotationRun:
                                          f"`keyturn reactivate {engine.rotation.name}`")
         return Outcome(Ending.ALARM, f"ALARM: {alarm}")
 
-    async def rollback(self) -> Outcome:
-        """Set the OLD key this rotation revoked through the admin API active again
-        (asked first), whatever the run that revoked it became."""
+    async def _rollback(self) -> Outcome:
         engine = self.engine
         point = self.resume()
         if point is None or not point.key_id:

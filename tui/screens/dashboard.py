@@ -247,6 +247,7 @@ class DashboardScreen(Screen[None]):
         self.call_after_refresh(self.redraw_times)
 
     def on_unmount(self) -> None:
+        self.run.close()
         if self._on_engine_event in self.engine.listeners:
             self.engine.listeners.remove(self._on_engine_event)
 
