@@ -15,8 +15,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from tests.provider_server import OPENAI, ProviderServer
 from tests.support_canary import assert_no_canary
+from tui.cli import main
 
 KEYTURN = shutil.which("keyturn") or str(Path(sys.executable).with_name("keyturn"))
 
@@ -121,3 +124,20 @@ class Keyturn:
     def written(self) -> list[Path]:
         """Every file under the home except the config the test wrote itself."""
         return sorted(p for p in self.home.rglob("*") if p.is_file() and p != self.config)
+
+
+def in_process(kt: Keyturn, capsys: pytest.CaptureFixture[str], *args: str) -> Result:
+    """`keyturn ARGS` through tui.cli.main in this process, searched like a subprocess run."""
+    with pytest.MonkeyPatch.context() as env:
+        for var, raw in kt.keys.items():
+            env.setenv(var, raw)
+        return _main(kt, capsys, *args)
+
+
+def _main(kt: Keyturn, capsys: pytest.CaptureFixture[str], *args: str) -> Result:
+    started = time.monotonic()
+    code = main(["--config", str(kt.config), *args])
+    out, err = capsys.readouterr()
+    result = Result(code, out, err, time.monotonic() - started)
+    kt.check_no_canary(result)
+    return result

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import signal
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -24,8 +23,7 @@ from tests.support_canary import (
     CANARY_OLD,
     CANARY_OPENAI,
 )
-from tests.support_cli import Keyturn, Result
-from tui.cli import main
+from tests.support_cli import Keyturn, Result, _main, in_process
 
 pytest_plugins = ["tests.server_fixtures"]
 
@@ -43,23 +41,6 @@ def rotation(server: ProviderServer, kt: Keyturn, *, serving: str | None = None)
     server.serving = serving or CANARY_NEW
     kt.write_config(server, old=old, new=CANARY_NEW, admin=CANARY_ADMIN)
     return old
-
-
-def in_process(kt: Keyturn, capsys: pytest.CaptureFixture[str], *args: str) -> Result:
-    """`keyturn ARGS` through tui.cli.main in this process, searched like a subprocess run."""
-    with pytest.MonkeyPatch.context() as env:
-        for var, raw in kt.keys.items():
-            env.setenv(var, raw)
-        return _main(kt, capsys, *args)
-
-
-def _main(kt: Keyturn, capsys: pytest.CaptureFixture[str], *args: str) -> Result:
-    started = time.monotonic()
-    code = main(["--config", str(kt.config), *args])
-    out, err = capsys.readouterr()
-    result = Result(code, out, err, time.monotonic() - started)
-    kt.check_no_canary(result)
-    return result
 
 
 # -- success, every command ---------------------------------------------------------------

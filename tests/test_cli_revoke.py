@@ -17,7 +17,7 @@ import pytest
 
 from tests.provider_server import ANTHROPIC, ProviderServer, fingerprint
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, CANARY_OPENAI
-from tests.support_cli import Keyturn, Result
+from tests.support_cli import Keyturn, Result, in_process
 
 pytest_plugins = ["tests.server_fixtures"]
 
@@ -272,3 +272,58 @@ def test_a_deployment_that_breaks_after_revoke_raises_the_alarm(
     assert "Reactivate" in result.err  # Anthropic can roll back
     assert len(server.admin_writes()) == 1
     assert "done" not in result.out.splitlines()[-1]
+
+
+def test_rollback_reactivates_the_old_key_at_once_when_the_deployment_breaks(
+    anthropic_server: ProviderServer, kt: Keyturn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`revoke --rollback`: no dashboard needed to undo a revoke that broke the app."""
+    server = anthropic_server
+    rotation(server, kt)
+
+    def deactivate_then_break(request):
+        if request.method == "POST" and b"inactive" in request.body:
+            server.serving = CANARY_OLD
+
+    server.always("admin", deactivate_then_break)
+    result = in_process(kt, capsys, "revoke", "svc", "--yes", "--rollback", "--timeout", "10")
+    assert result.code == 1, result.out + result.err
+    assert "ALARM" in result.err and "reactivated (rolled back)" in result.err
+    assert [w.body for w in server.admin_writes()] == [b'{"status":"inactive"}',
+                                                      b'{"status":"active"}']
+    assert server.key_by_raw(CANARY_OLD).status == "active"
+
+
+def test_reactivate_after_an_alarm_sets_the_old_key_active_and_once_is_enough(
+    anthropic_server: ProviderServer, kt: Keyturn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = anthropic_server
+    rotation(server, kt)
+
+    def deactivate_then_break(request):
+        if request.method == "POST" and b"inactive" in request.body:
+            server.serving = CANARY_OLD
+
+    server.always("admin", deactivate_then_break)
+    assert in_process(kt, capsys, "revoke", "svc", "--yes", "--timeout", "10").code == 1
+    assert server.key_by_raw(CANARY_OLD).status == "inactive"
+    result = in_process(kt, capsys, "reactivate", "svc", "--yes")
+    assert result.code == 0, result.err
+    assert "is active again (rolled back)" in result.out
+    assert server.key_by_raw(CANARY_OLD).status == "active"
+    # Nothing left to undo: a second reactivate says so and sends nothing.
+    writes = len(server.admin_writes())
+    again = in_process(kt, capsys, "reactivate", "svc", "--yes")
+    assert again.code == 1 and "nothing to reactivate" in again.err
+    assert len(server.admin_writes()) == writes
+
+
+def test_openai_says_before_the_revoke_that_it_cannot_be_undone(
+    openai_server: ProviderServer, kt: Keyturn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rotation(openai_server, kt)
+    result = in_process(kt, capsys, "revoke", "svc", "--yes", "--timeout", "10")
+    assert result.code == 0, result.err
+    warned = result.out.index("this cannot be undone")
+    assert warned < result.out.index("phase: revoking")
+    assert in_process(kt, capsys, "reactivate", "svc", "--yes").code == 1

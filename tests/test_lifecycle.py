@@ -16,10 +16,10 @@ from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, assert_no
 from tests.support_keyring import MemoryKeyring
 from tests.support_lifecycle import canary_world, make_config, write_event
 from tui.engine import history, lifecycle
+from tui.engine.admin_revoke import resume_unanswered
 from tui.engine.audit import AuditLog
 from tui.engine.config import Rotation
 from tui.engine.credentials import Secret
-from tui.engine.admin_revoke import resume_unanswered
 from tui.engine.history import resume_point
 from tui.engine.lifecycle import promote_slots, status_rows
 from tui.engine.rotation import Keys, Phase, RevokeRefused, RotationEngine, load_keys, open_client
