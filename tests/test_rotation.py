@@ -121,3 +121,28 @@ async def test_replacing_the_new_key_restarts_its_streak(rig):
     rig.engine.set_new_key(Secret(other))
     assert not rig.engine.gate.open and rig.engine.tracks[Role.NEW].streak == 0
     assert rig.engine.phase is Phase.WAITING
+
+
+async def test_an_old_key_revoked_elsewhere_locks_an_open_gate(rig):
+    """Someone revoked the old key behind keyturn's back (another tool, the console):
+    Revoke locks at once and says why; nothing is sent."""
+    rig.engine.start()
+    assert await rig.run_until(lambda: rig.engine.can_revoke)
+    old_id = rig.world.keys[rig.world.old].id
+    rig.world.set_status(old_id, "inactive")
+    assert await rig.run_until(lambda: not rig.engine.gate.open, limit=5)
+    assert "already refused by the provider" in rig.engine.gate.summary
+    with pytest.raises(GateLocked, match="already refused"):
+        await rig.engine.revoke()
+    assert rig.world.revoke_calls() == []
+
+
+async def test_pausing_locks_revoke_until_fresh_answers(rig):
+    rig.engine.start()
+    assert await rig.run_until(lambda: rig.engine.can_revoke)
+    rig.engine.pause()
+    assert not rig.engine.can_revoke
+    with pytest.raises(GateLocked, match="paused"):
+        await rig.engine.revoke()
+    rig.engine.resume()
+    assert rig.engine.can_revoke
