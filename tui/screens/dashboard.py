@@ -194,9 +194,12 @@ class DashboardScreen(Screen[None]):
         self.start_run()
 
     def start_run(self) -> None:
-        if not self.engine.started and not self.run.already_done:
-            self.run.start()
-            self.drive_run()
+        if self.engine.started:
+            return
+        self.run.start()
+        if not self.engine.started:  # a finished rotation: nothing to drive, keep watching
+            self.engine.start()
+        self.drive_run()
 
     @work(group="run", exit_on_error=True)
     async def drive_run(self) -> None:
