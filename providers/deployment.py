@@ -3,10 +3,14 @@
 The deployed app probes the provider with the key it holds and reports what it saw;
 keyturn reads the verdict from `status` by the provider's rules and learns which key
 the deployment serves from `fingerprint`. No key is ever sent to the deployment.
+
+A deployment may answer from several instances or versions at once (a staged rollout):
+`sample()` sends several requests together, each of which may land elsewhere.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 
@@ -67,3 +71,17 @@ class DeploymentTarget:
         return await send_probe(
             client, request, timeout, self.classify, self.provider.request_id
         )
+
+    async def sample(self, client: httpx.AsyncClient, count: int, timeout: float) -> list[ProbeResult]:
+        """`count` probes sent together, in the order their answers came in."""
+        if count <= 1:
+            return [await self.probe(client, None, timeout)]
+        answers: list[ProbeResult] = []
+
+        async def one() -> None:
+            answers.append(await self.probe(client, None, timeout))
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(count):
+                group.create_task(one())
+        return answers
