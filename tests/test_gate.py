@@ -219,7 +219,13 @@ def test_an_old_sample_resets_the_count_and_relocks_an_open_gate_at_once():
     gate = evaluate(new, dep, OLD_FP, NEW_FP, now=t)
     assert not gate.open
     assert dep.evidence.since_old == 0 and dep.evidence.old_last_seen_at == t
-    assert any(r.startswith("OLD may still carry up to 100 % of traffic: 0 of") for r in gate.reasons)
+    assert "deployment still serving OLD" in gate.reasons
+    # The next tick is all NEW again: the count starts over from there, and says so.
+    tick(dep, [NEW_FP] * 100, t + 0.1)
+    gate = evaluate(new, dep, OLD_FP, NEW_FP, now=t + 0.1)
+    assert not gate.open
+    assert any(r.startswith("OLD may still carry up to ") and f": 100 of {needed} NEW samples since OLD"
+               in r for r in gate.reasons), gate.reasons
 
 
 def test_answers_that_name_no_key_neither_count_nor_reset():

@@ -175,7 +175,8 @@ def evaluate(
         elif old_fp is not None and old_fp in deployment.served:
             # Cannot happen with a complete streak, but the rule is stated on its own.
             reasons.append("deployment served OLD within the last streak")
-        if deployment.evidence is not None:
+        if deployment.evidence is not None and where != "OLD":
+            # (While the deployment is serving OLD, that reason says it: the count is 0.)
             missing = deployment.evidence.missing(now)
             if missing:
                 reasons.append(missing)
