@@ -72,7 +72,9 @@ class DeploymentTarget:
             client, request, timeout, self.classify, self.provider.request_id
         )
 
-    async def sample(self, client: httpx.AsyncClient, count: int, timeout: float) -> list[ProbeResult]:
+    async def sample(
+        self, client: httpx.AsyncClient, count: int, timeout: float
+    ) -> list[ProbeResult]:
         """`count` probes sent together, in the order their answers came in."""
         if count <= 1:
             return [await self.probe(client, None, timeout)]

@@ -10,6 +10,7 @@ current share — and an admin API that deactivates and reactivates keys.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import random
 import secrets
@@ -54,6 +55,7 @@ class Rollout:
             raise ValueError("stages must be (time, share) points in time order")
         if any(not 0.0 <= share <= 1.0 for _, share in self.stages):
             raise ValueError("a share is between 0 and 1")
+        object.__setattr__(self, "_times", times)
 
     @classmethod
     def staged(cls, start: float, *steps: tuple[float, float]) -> Rollout:
@@ -70,17 +72,14 @@ class Rollout:
         return cls(((start, 0.0), (start + seconds, 1.0)), ramp=True)
 
     def share_at(self, t: float) -> float:
-        first_t, first_share = self.stages[0]
-        if t < first_t:
+        i = bisect.bisect_right(self._times, t) - 1  # type: ignore[attr-defined]
+        if i < 0:
             return 0.0
-        share = first_share
-        for (t0, s0), (t1, s1) in zip(self.stages, self.stages[1:], strict=False):
-            if t < t1:
-                if self.ramp and t1 > t0:
-                    return s0 + (s1 - s0) * (t - t0) / (t1 - t0)
-                return s0
-            share = s1
-        return share
+        t0, s0 = self.stages[i]
+        if self.ramp and i + 1 < len(self.stages):
+            t1, s1 = self.stages[i + 1]
+            return s0 + (s1 - s0) * (t - t0) / (t1 - t0)
+        return s0
 
     @property
     def begins_at(self) -> float:
@@ -178,7 +177,8 @@ class SimulatedWorld:
         if self.rollout is not None:
             full = self.rollout.full_at
             self.switch_at = self.rollout.begins_at
-            self.window = (full if full is not None else self.rollout.stages[-1][0]) - self.switch_at
+            last = full if full is not None else self.rollout.stages[-1][0]
+            self.window = last - self.switch_at
         # Keys given by the caller are registered like the ones the world makes itself.
         self.old = self.add_key(self.old or None).raw
         self.new = self.add_key(self.new or None, live_from=self.new_live_from).raw
@@ -261,6 +261,16 @@ class SimulatedWorld:
         if self.upstream_cache > 0:
             self._upstream[raw] = (self.now(), status)
         return status
+
+    def served_keys(self, count: int) -> list[str]:
+        """The keys `count` deployment requests sent together at this instant land on
+        (what `served_key` would say for each, drawing from the same seeded stream)."""
+        broken = self.deployment_breaks_after_revoke and self._revoked_at is not None
+        if self.rollout is None or broken:
+            return [self.served_key() for _ in range(count)]
+        share = self.rollout.share_at(self.now())
+        draw, new, old = self._route.random, self.new, self.old
+        return [new if draw() < share else old for _ in range(count)]
 
     def set_status(self, key_id: str, status: str) -> SimKey | None:
         for key in self.keys.values():

@@ -515,7 +515,8 @@ async def test_the_deployment_card_and_the_gate_show_the_evidence_of_a_staged_ro
         assert "REVOKE LOCKED" in gate_words(app)
         await step(pilot, clock, 21.0 - 12.0)  # OLD last seen at 19.5 s; 3 ticks of 40 NEW since
         facts = str(card.facts)
-        assert "OLD last seen 1s ago" in facts and "NEW 120 of 982 since OLD · ~11s more" in facts, facts
+        assert "OLD last seen 1s ago" in facts, facts
+        assert "NEW 120 of 982 since OLD · ~11s more" in facts, facts
         assert "OLD share < 7.9 % (95 %)" in facts, facts
         words = gate_words(app)
         assert ("OLD may still carry up to 7.9 % of traffic: 120 of 982 NEW samples since OLD "

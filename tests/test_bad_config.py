@@ -98,7 +98,8 @@ CONFIGS: list[tuple[str, str, str]] = [
      "rotations.svc.max_old_share: must be a share above 0 and at most 1 (0.01 is 1 %"),
     ("max-old-share-negative", GOOD_ROTATION + "max_old_share = -0.01\n",
      "rotations.svc.max_old_share"),
-    ("max-old-share-string", GOOD_ROTATION + 'max_old_share = "1%"\n', "rotations.svc.max_old_share"),
+    ("max-old-share-string", GOOD_ROTATION + 'max_old_share = "1%"\n',
+     "rotations.svc.max_old_share"),
     ("max-old-share-nan", "[defaults]\nmax_old_share = nan\n" + GOOD_ROTATION,
      "defaults.max_old_share"),
 ]

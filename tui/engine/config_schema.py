@@ -23,7 +23,8 @@ Samples = Annotated[int, Field(ge=1, le=MAX_SAMPLES, strict=True)]
 def _share(value: float) -> float:
     if not 0 < value <= 1:
         # `max_old_share = 1` meant as 1 % turns the bound off; 5 meant as 5 % is refused here.
-        raise ValueError("must be a share above 0 and at most 1 (0.01 is 1 %; 1 turns the bound off)")
+        raise ValueError(
+            "must be a share above 0 and at most 1 (0.01 is 1 %; 1 turns the bound off)")
     return value
 
 

@@ -411,7 +411,8 @@ class Evidence:
             "samples_needed": self.needed,
             "old_share_bound": round(self.bound, 6),
             "max_old_share": self.max_old_share,
-            "old_last_seen_s": None if self.since_old_seen is None else round(self.since_old_seen, 1),
+            "old_last_seen_s": (None if self.since_old_seen is None
+                                else round(self.since_old_seen, 1)),
         }
 
 
@@ -419,7 +420,8 @@ def missing_words(bound: float, n: int, needed: int, old_seen: bool, eta: float 
     """`OLD may still carry up to 3.1 % of traffic: 96 of 845 NEW samples since OLD was
     last seen, about 38 s more`."""
     since = "since OLD was last seen" if old_seen else "(OLD not seen)"
-    words = f"OLD may still carry up to {percent(bound)} of traffic: {n} of {needed} NEW samples {since}"
+    words = (f"OLD may still carry up to {percent(bound)} of traffic: "
+             f"{n} of {needed} NEW samples {since}")
     if n > 0 and eta is not None and eta > 0:  # counting up, not just reset by OLD
         words += f", about {math.ceil(eta)} s more"
     return words
@@ -451,31 +453,24 @@ def summarize(samples: Sequence[ProbeResult], old_fp: str | None, new_fp: str | 
     """
     if not samples:
         return Sampled(Verdict.UNEXPECTED, detail="no samples sent")
-
-    def key_rank(result: ProbeResult) -> int:
-        fp = result.served_fingerprint
-        if fp is None:
-            return 0
-        if new_fp is not None and fp == new_fp:
-            return 1
-        if old_fp is not None and fp == old_fp:
-            return 2
-        return 3
-
-    worst_key = max(samples, key=key_rank)
-    served = worst_key.served_fingerprint
-    throttled = [r for r in samples if r.verdict is Verdict.THROTTLED]
-    answered = [r for r in samples if not r.verdict.indeterminate]
+    named = {r.served_fingerprint for r in samples}
+    strangers = named - {old_fp, new_fp, None}
+    if strangers:
+        served = next(r.served_fingerprint for r in samples if r.served_fingerprint in strangers)
+    else:
+        served = next((fp for fp in (old_fp, new_fp) if fp is not None and fp in named), None)
+    verdicts = {r.verdict for r in samples}
     retry_after = None
-    if throttled:
+    if Verdict.THROTTLED in verdicts:
+        throttled = [r for r in samples if r.verdict is Verdict.THROTTLED]
         waits = [r.retry_after for r in throttled if r.retry_after is not None]
         retry_after = max(waits) if waits else None
         speaker = max(throttled, key=lambda r: r.retry_after or 0.0)
         verdict = Verdict.THROTTLED
-    elif answered:
-        order = (Verdict.REJECTED, Verdict.UNEXPECTED, Verdict.LIVE)
-        verdict = min((r.verdict for r in answered), key=order.index)
-        same = [r for r in answered if r.verdict is verdict]
+    elif answered := [v for v in (Verdict.REJECTED, Verdict.UNEXPECTED, Verdict.LIVE)
+                      if v in verdicts]:
+        verdict = answered[0]
+        same = [r for r in samples if r.verdict is verdict]
         speaker = next((r for r in same if r.served_fingerprint == served), same[0])
     else:
         speaker = samples[0]

@@ -110,7 +110,8 @@ def open_client(provider: Provider) -> httpx.AsyncClient:
         transport=provider.transport,
         follow_redirects=False,
         # Room for a whole tick of deployment samples (at most 100) beside the key probes.
-        limits=httpx.Limits(max_connections=128, max_keepalive_connections=128, keepalive_expiry=60),
+        limits=httpx.Limits(max_connections=128, max_keepalive_connections=128,
+                            keepalive_expiry=60),
         timeout=httpx.Timeout(10.0),
         headers={"user-agent": "keyturn/0.1"},
     )
@@ -266,7 +267,7 @@ class RotationEngine:
         """Fewer samples after a tick the deployment throttled (the scheduler also waits out
         its retry-after); back up towards `samples` after clean ones."""
         most = max(1, self.rotation.samples)
-        if any(r.verdict is Verdict.THROTTLED for r in tick.samples):
+        if tick.verdict is Verdict.THROTTLED:  # (summarize: any sample throttled)
             self.sample_batch = max(1, self.sample_batch // 2)
         elif self.sample_batch < most:
             self.sample_batch = min(most, self.sample_batch + max(1, most // 4))
