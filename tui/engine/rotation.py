@@ -389,8 +389,10 @@ class RotationEngine:
         old = self.keys.old
         self.revoked.add(old.fingerprint)  # before any await: a second press cannot race in
         self._set_phase(Phase.REVOKING, "revoking the old key")
+        evidence = self.evidence  # what the revoke rests on, for the record and the report
         self._record("revoke_requested", old=old.fingerprint, new=self.fingerprints[1],
-                     method="admin" if self.keys.admin else "console")
+                     method="admin" if self.keys.admin else "console",
+                     **(evidence.audit_fields() if evidence is not None else {}))
         if self.keys.admin is None:
             self.awaiting_console = True
             self._emit(Notice(self.console_steps(), "warning"))
