@@ -417,7 +417,7 @@ class Evidence:
 
 
 def missing_words(bound: float, n: int, needed: int, old_seen: bool, eta: float | None) -> str:
-    """`OLD may still carry up to 3.1 % of traffic: 96 of 845 NEW samples since OLD was
+    """`OLD may still carry up to 8.5 % of traffic: 96 of 845 NEW samples since OLD was
     last seen, about 38 s more`."""
     since = "since OLD was last seen" if old_seen else "(OLD not seen)"
     words = (f"OLD may still carry up to {percent(bound)} of traffic: "
