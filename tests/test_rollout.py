@@ -165,12 +165,12 @@ async def test_the_demo_rollout_holds_revoke_through_90_10_and_opens_after_100_p
     rig.engine.audit = AuditLog(tmp_path)
     try:
         rig.engine.start()
-        while rig.clock.now() < 19.5:  # through the 50 % and 90 % stages
+        while rig.clock.now() < DEMO_ROLLOUT.full_at - 0.5:  # through the 50 % and 90 % stages
             await rig.run(0.5)
             assert not rig.engine.gate.open, rig.clock.now()
         with pytest.raises(GateLocked):
             await rig.engine.revoke()
-        # 100 % NEW from 20 s: the reason counts up with an estimate, then the gate opens.
+        # 100 % NEW from 10 s: the reason counts up with an estimate, then the gate opens.
         await rig.run(2.0)
         needed = rig.engine.evidence.needed
         assert re.search(rf"OLD may still carry up to [0-9.]+ % of traffic: [0-9]+ of {needed} "

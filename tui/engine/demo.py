@@ -11,9 +11,9 @@ from tui.engine.credentials import Secret
 from tui.engine.rotation import Keys
 
 DEMO_NAME = "demo"
-#: The demo's deployment: half its requests on NEW from 2 s, 90 % from 8 s, all from 20 s.
+#: The demo's deployment: half its requests on NEW from 1.5 s, 90 % from 4 s, all from 10 s.
 #: The bound holds Revoke through the 90/10 stage and opens about 12 s into 100 % NEW.
-DEMO_ROLLOUT = Rollout(((2.0, 0.5), (8.0, 0.9), (20.0, 1.0)))
+DEMO_ROLLOUT = Rollout(((1.5, 0.5), (4.0, 0.9), (10.0, 1.0)))
 
 
 @dataclass
