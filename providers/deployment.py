@@ -27,6 +27,10 @@ from providers.base import (
 )
 
 FINGERPRINT = re.compile(r"^[0-9a-f]{12}$")
+#: Samples in flight at once: a quarter of the tick (so it takes about 4 round trips), at
+#: least 8. httpcore's pool looks at every connection for every request it places: 40 at
+#: once over 40 connections cost about 5 ms of CPU a sample; 10 at a time, under 1 ms.
+PARALLEL_MIN, ROUNDS = 8, 4
 
 
 @dataclass
@@ -75,13 +79,16 @@ class DeploymentTarget:
     async def sample(
         self, client: httpx.AsyncClient, count: int, timeout: float
     ) -> list[ProbeResult]:
-        """`count` probes sent together, in the order their answers came in."""
+        """`count` probes, a quarter of them (at least 8) at a time, in the order their
+        answers came in."""
         if count <= 1:
             return [await self.probe(client, None, timeout)]
         answers: list[ProbeResult] = []
+        gate = asyncio.Semaphore(max(PARALLEL_MIN, -(-count // ROUNDS)))
 
         async def one() -> None:
-            answers.append(await self.probe(client, None, timeout))
+            async with gate:
+                answers.append(await self.probe(client, None, timeout))
 
         async with asyncio.TaskGroup() as group:
             for _ in range(count):

@@ -243,3 +243,47 @@ async def test_a_deployment_that_answers_429_gets_fewer_samples_and_waits_out_re
         assert rig.world.deployment_requests < 30 * SAMPLES / 2
     finally:
         await rig.close()
+
+
+async def test_a_tick_sends_its_samples_a_quarter_at_a_time_on_kept_alive_connections():
+    """40 samples go out 10 at a time (about 4 round trips a tick): the app sees at most 10
+    connections from keyturn, and httpx's pool stays cheap."""
+    import asyncio
+
+    from providers.deployment import DeploymentTarget
+    from providers.simulated import DEPLOYMENT_URL, Rollout, SimulatedProvider, SimulatedWorld
+    from tui.engine.rotation import open_client
+
+    world = SimulatedWorld(clock=lambda: 0.0, rollout=Rollout(((0.0, 0.5),)))
+    seen = {"now": 0, "most": 0}
+
+    class Overlapping:
+        """The world's transport, holding each deployment request over a few loop turns."""
+
+        async def handle_async_request(self, request):
+            seen["now"] += 1
+            seen["most"] = max(seen["most"], seen["now"])
+            for _ in range(3):
+                await asyncio.sleep(0)
+            seen["now"] -= 1
+            await request.aread()
+            return world.handle(request)
+
+        async def aclose(self):
+            pass
+
+        async def __aenter__(self):
+            return self
+
+        async def __aexit__(self, *exc):
+            pass
+
+    provider = SimulatedProvider(transport=Overlapping())
+    target = DeploymentTarget(DEPLOYMENT_URL, provider)
+    async with open_client(provider) as client:
+        for count, at_once in ((40, 10), (100, 25), (12, 8)):
+            seen["most"] = 0
+            answers = await target.sample(client, count, 1.0)
+            assert len(answers) == count and seen["most"] == at_once, (count, seen)
+            fps = {a.served_fingerprint for a in answers}
+            assert len(fps) == 2  # half on each key: every sample lands on its own

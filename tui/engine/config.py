@@ -23,7 +23,7 @@ DURATION_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
 #: every 2 s cost a deployment that caches its upstream check nothing upstream.
 SAMPLES = 40
 #: The most: 50 requests a second at the default interval is load-testing the app, not
-#: sampling it; and the run's client has connections for a whole tick at once.
+#: sampling it (and each sample costs keyturn about 1.5 ms of CPU in httpx).
 MAX_SAMPLES = 100
 #: Revoke waits until at most 1 % of the traffic may still be on OLD (95 % confidence).
 MAX_OLD_SHARE = 0.01

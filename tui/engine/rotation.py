@@ -109,9 +109,7 @@ def open_client(provider: Provider) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=provider.transport,
         follow_redirects=False,
-        # Room for a whole tick of deployment samples (at most 100) beside the key probes.
-        limits=httpx.Limits(max_connections=128, max_keepalive_connections=128,
-                            keepalive_expiry=60),
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=60),
         timeout=httpx.Timeout(10.0),
         headers={"user-agent": "keyturn/0.1"},
     )
