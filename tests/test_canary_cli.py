@@ -1,4 +1,4 @@
-"""The secret canary through the command line (issue 5).
+"""The secret canary through the command line.
 
 Canary keys are the old, new and admin keys. Every command is driven through success,
 the fault matrix, and forced crashes (in the CLI itself, inside a probe, inside the
