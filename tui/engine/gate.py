@@ -337,6 +337,8 @@ class OldShare:
 
     def missing(self, now: float | None = None) -> str | None:
         """The gate's reason while the bound is above `max_share` (None: it is not)."""
+        if self.max_share >= 1.0:  # the bound is off
+            return None
         budget = self.budget(now)
         needed = samples_needed(self.max_share, budget)
         n = self.since_old
