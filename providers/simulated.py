@@ -2,13 +2,15 @@
 
 The demo and the tests go through the real request building and classification code:
 only the network is replaced. The world has keys (with the admin API's hints and
-statuses), a deployment that switches from the old key to the new one over a
-propagation window, and an admin API that deactivates and reactivates keys.
+statuses), a deployment that switches from the old key to the new one — over a
+propagation window, or as a staged rollout where each request lands on NEW with the
+current share — and an admin API that deactivates and reactivates keys.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import random
 import secrets
@@ -32,6 +34,72 @@ def make_key(kind: str = "api03") -> str:
 
 def hint_for(raw: str) -> str:
     return raw[:16] + "..." + raw[-4:]
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """The share of the deployment's requests served with the NEW key, over world time.
+
+    `stages` are (time, share) points: each share holds until the next point, or with
+    `ramp` the share moves linearly between points. Before the first point every request
+    is on OLD; after the last, its share holds for good (a share below 1 is a tail that
+    lingers).
+    """
+
+    stages: tuple[tuple[float, float], ...]
+    ramp: bool = False
+
+    def __post_init__(self) -> None:
+        times = [t for t, _ in self.stages]
+        if not self.stages or times != sorted(times):
+            raise ValueError("stages must be (time, share) points in time order")
+        if any(not 0.0 <= share <= 1.0 for _, share in self.stages):
+            raise ValueError("a share is between 0 and 1")
+        object.__setattr__(self, "_times", times)
+
+    @classmethod
+    def staged(cls, start: float, *steps: tuple[float, float]) -> Rollout:
+        """From `start`, each (share, seconds) holds for its seconds, in order."""
+        stages, t = [], start
+        for share, seconds in steps:
+            stages.append((t, share))
+            t += seconds
+        return cls(tuple(stages))
+
+    @classmethod
+    def linear(cls, start: float, seconds: float) -> Rollout:
+        """From all OLD at `start` to all NEW `seconds` later, in a straight line."""
+        return cls(((start, 0.0), (start + seconds, 1.0)), ramp=True)
+
+    def share_at(self, t: float) -> float:
+        i = bisect.bisect_right(self._times, t) - 1  # type: ignore[attr-defined]
+        if i < 0:
+            return 0.0
+        t0, s0 = self.stages[i]
+        if self.ramp and i + 1 < len(self.stages):
+            t1, s1 = self.stages[i + 1]
+            return s0 + (s1 - s0) * (t - t0) / (t1 - t0)
+        return s0
+
+    @property
+    def begins_at(self) -> float:
+        return self.stages[0][0]
+
+    @property
+    def full_at(self) -> float | None:
+        """World time from which every request is on NEW (None: never)."""
+        for t, share in self.stages:
+            if share >= 1.0:
+                return t
+        return None
+
+    def describe(self) -> str:
+        """`0 → 50 % → 90 % → 100 % NEW` (a ramp: `0 → 100 % NEW over 12 s`)."""
+        if self.ramp:
+            return (" → ".join(f"{share:.0%}" for _, share in self.stages).replace("%", " %")
+                    + f" NEW over {self.stages[-1][0] - self.stages[0][0]:g} s")
+        shares = ["0"] + [f"{share * 100:g} %" for _, share in self.stages]
+        return " → ".join(shares) + " NEW"
 
 
 @dataclass
@@ -62,6 +130,19 @@ class SimulatedWorld:
     #: When (world time) the deployment starts serving the new key, and how long the mix lasts.
     switch_at: float = 2.0
     window: float = 6.0
+    #: A staged rollout instead of the window: each deployment request lands on NEW with
+    #: the share at that moment (seeded). switch_at and window then describe it.
+    rollout: Rollout | None = None
+    #: The deployment's own rate limit: requests per second of world time beyond which it
+    #: answers 429 with `deployment_retry_after` (None: no limit).
+    deployment_limit: int | None = None
+    deployment_retry_after: str = "5"
+    #: Seconds each deployment instance (one per key it serves) keeps its upstream check,
+    #: like the README's Worker (0: every deployment request checks upstream).
+    upstream_cache: float = 0.0
+    #: Deployment requests answered, and the provider calls they made.
+    deployment_requests: int = 0
+    upstream_calls: int = 0
     #: Seconds after deactivation before the old key is refused everywhere.
     revoke_delay: float = 1.0
     latency: tuple[float, float] = (0.0, 0.0)
@@ -82,12 +163,22 @@ class SimulatedWorld:
     _t0: float = 0.0
     _revoked_at: float | None = None
     _rng: random.Random = field(init=False)
+    _route: random.Random = field(init=False)
     _ids: int = 0
     _mix: float = 0.0
+    _limit_window: tuple[int, int] = (-1, 0)
+    _upstream: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
+        # Its own stream: where requests land does not depend on how many latencies were drawn.
+        self._route = random.Random(f"route-{self.seed}")
         self._t0 = self.clock()
+        if self.rollout is not None:
+            full = self.rollout.full_at
+            self.switch_at = self.rollout.begins_at
+            last = full if full is not None else self.rollout.stages[-1][0]
+            self.window = last - self.switch_at
         # Keys given by the caller are registered like the ones the world makes itself.
         self.old = self.add_key(self.old or None).raw
         self.new = self.add_key(self.new or None, live_from=self.new_live_from).raw
@@ -118,11 +209,24 @@ class SimulatedWorld:
             return 401
         return 200
 
+    def new_share(self, t: float | None = None) -> float:
+        """The share of deployment requests on NEW at world time `t` (default: now)."""
+        t = self.now() if t is None else t
+        if self.rollout is not None:
+            return self.rollout.share_at(t)
+        if t < self.switch_at:
+            return 0.0
+        if t >= self.switch_at + self.window or self.window <= 0:
+            return 1.0
+        return min(0.75, (t - self.switch_at) / self.window)
+
     def served_key(self) -> str:
         """The key the deployment uses for this request."""
         t = self.now()
         if self.deployment_breaks_after_revoke and self._revoked_at is not None:
             return self.old
+        if self.rollout is not None:
+            return self.new if self._route.random() < self.rollout.share_at(t) else self.old
         if t < self.switch_at:
             return self.old
         if t >= self.switch_at + self.window or self.window <= 0:
@@ -135,6 +239,38 @@ class SimulatedWorld:
             self._mix -= 1.0
             return self.new
         return self.old
+
+    def _over_limit(self) -> bool:
+        if self.deployment_limit is None:
+            return False
+        second = int(self.now())
+        window, count = self._limit_window
+        count = count + 1 if window == second else 1
+        self._limit_window = (second, count)
+        return count > self.deployment_limit
+
+    def upstream_status(self, raw: str) -> int:
+        """What the deployment's instance serving `raw` learns from the provider: a fresh
+        check, or its cached one (`upstream_cache` seconds)."""
+        if self.upstream_cache > 0:
+            cached = self._upstream.get(raw)
+            if cached is not None and self.now() - cached[0] < self.upstream_cache:
+                return cached[1]
+        self.upstream_calls += 1
+        status = self.key_state(raw)
+        if self.upstream_cache > 0:
+            self._upstream[raw] = (self.now(), status)
+        return status
+
+    def served_keys(self, count: int) -> list[str]:
+        """The keys `count` deployment requests sent together at this instant land on
+        (what `served_key` would say for each, drawing from the same seeded stream)."""
+        broken = self.deployment_breaks_after_revoke and self._revoked_at is not None
+        if self.rollout is None or broken:
+            return [self.served_key() for _ in range(count)]
+        share = self.rollout.share_at(self.now())
+        draw, new, old = self._route.random, self.new, self.old
+        return [new if draw() < share else old for _ in range(count)]
 
     def set_status(self, key_id: str, status: str) -> SimKey | None:
         for key in self.keys.values():
@@ -159,8 +295,12 @@ class SimulatedWorld:
             status = self.key_state(request.headers.get("x-api-key", ""))
             return self._answer(status, headers, {"data": [{"id": "claude-sim", "type": "model"}]})
         if path == "/health/probe":
+            self.deployment_requests += 1
+            if self._over_limit():
+                headers["retry-after"] = self.deployment_retry_after
+                return httpx.Response(429, headers=headers, text="rate limited")
             raw = self.served_key()
-            status = self.key_state(raw)
+            status = self.upstream_status(raw)
             ok = 200 <= status < 300
             body = {"ok": ok, "status": status, "fingerprint": fingerprint(raw)}
             return httpx.Response(200 if ok else 503, headers=headers, json=body)

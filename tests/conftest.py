@@ -59,3 +59,20 @@ def clock(monkeypatch: pytest.MonkeyPatch):
     fake = FakeClock()
     stamp_latency(monkeypatch, fake)
     return fake
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Lines tests recorded as `keyturn_figures` (record_property), shown after the run even
+    when the tests ran in xdist workers: e.g. app requests lost with and without the bound."""
+    lines = [
+        str(value)
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        if getattr(report, "when", "call") == "call"
+        for name, value in getattr(report, "user_properties", ())
+        if name == "keyturn_figures"
+    ]
+    if lines:
+        terminalreporter.section("keyturn figures")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -71,11 +71,17 @@ class Keyturn:
         interval: float = 0.2,
         timeout: float = 0.15,
         streak: int = 2,
+        samples: int = 1,
+        max_old_share: float = 1.0,
         **extra: object,
     ) -> Path:
-        """Write a rotation whose keys are env: references to the given raw keys."""
+        """Write a rotation whose keys are env: references to the given raw keys.
+
+        One deployment answer a tick and the bound off unless told otherwise: the CLI tests
+        are about the commands; the bound has its own tests (test_rollout.py)."""
         lines = ["[defaults]", f"interval = {interval}", f"timeout = {timeout}",
-                 f"streak = {streak}", "", f"[rotations.{name}]",
+                 f"streak = {streak}", f"samples = {samples}", f"max_old_share = {max_old_share}",
+                 "", f"[rotations.{name}]",
                  f"provider = {toml_value(server.flavour)}",
                  f"base_url = {toml_value(server.base_url)}"]
         for slot, raw in (("old", old), ("new", new), ("admin", admin)):

@@ -39,9 +39,14 @@ class Rig:
 
 
 def make_rig(record_events: bool = True, **demo_options) -> Rig:
-    """Build (not start) an engine; interval 1 s, streak 3 unless told otherwise."""
+    """Build (not start) an engine; interval 1 s, streak 3 unless told otherwise.
+
+    The deployment switches over a window (no staged rollout) and is asked once a tick
+    with the bound off (samples 1, max_old_share 1.0): these tests are about streaks,
+    phases and revoke; the bound has tests of its own (test_rollout.py)."""
     clock = FakeClock(start=0.0)
-    options = dict(interval=1.0, timeout=0.5, streak=3, switch_at=2.0, window=6.0, latency=(0, 0))
+    options = dict(interval=1.0, timeout=0.5, streak=3, switch_at=2.0, window=6.0, latency=(0, 0),
+                   rollout=None, samples=1, max_old_share=1.0)
     options.update(demo_options)
     demo = build_demo(clock=clock.now, **options)
     client = open_client(demo.provider)

@@ -94,10 +94,16 @@ def save_shot(app, folder: Path, name: str) -> str:
 # -- a demo whose keys are the canaries ---------------------------------------------------
 
 
-def canary_demo(clock: FakeClock, *, admin: bool = True, breaks_after_revoke: bool = False):
-    """The demo on the FakeClock with CANARY_OLD/NEW/ADMIN as its keys."""
+def canary_demo(clock: FakeClock, *, admin: bool = True, breaks_after_revoke: bool = False,
+                staged: bool = False):
+    """The demo on the FakeClock with CANARY_OLD/NEW/ADMIN as its keys.
+
+    `staged`: the demo's staged rollout, samples and bound (as users see it); otherwise
+    the quick switch-over of the dashboard tests (support_app.fixed_demo)."""
+    options: dict = {} if staged else {"rollout": None, "samples": 1, "max_old_share": 1.0}
     return build_demo(clock=clock.now, latency=(0, 0), interval=INTERVAL, timeout=0.4,
                       streak=STREAK, admin=admin, breaks_after_revoke=breaks_after_revoke,
+                      **options,
                       keys=(CANARY_OLD, CANARY_NEW, CANARY_ADMIN),
                       key_sources=("env:KT_OLD", "env:KT_NEW", "env:KT_ADMIN"))
 

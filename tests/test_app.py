@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 
 import httpx
 import pytest
@@ -495,3 +496,34 @@ async def test_a_card_draws_one_bar_and_one_glyph_per_probe(clock):
         assert strip == "●" * probes
         assert all(len(row.rstrip()) <= probes for row in bars)
         assert len(bars[1].rstrip()) == probes  # every probe has at least its lowest bar
+
+
+async def test_the_deployment_card_and_the_gate_show_the_evidence_of_a_staged_rollout(clock):
+    """The demo as users see it: 50 % → 90 % (from 4 s) → 100 % NEW (from 10 s). The card
+    says when OLD was last seen, how many NEW samples since, the bound and the mix; the
+    gate bar what is missing."""
+    from tui.widgets.deployment_card import DeploymentCard
+
+    demo = fixed_demo(clock, staged=True)
+    app = demo_app(clock, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        card = app.screen.query_one(DeploymentCard)
+        await step(pilot, clock, 7.0)  # inside the 90/10 stage
+        facts = str(card.facts)
+        assert "OLD last seen 0s ago" in facts and "NEW 0 of 982 since OLD" in facts, facts
+        assert "OLD share < 100 % (95 %)" in facts and "max_old_share 1 %" in facts
+        old, new = (int(n) for n in re.search(r"mix OLD (\d+) · NEW (\d+)", facts).groups())
+        assert old + new == 200 and 5 <= old <= 40, facts  # about 10 % of the last 200
+        assert "REVOKE LOCKED" in gate_words(app)
+        await step(pilot, clock, 11.0 - 7.0)  # OLD last seen at 9.5 s; 3 ticks of 40 NEW since
+        facts = str(card.facts)
+        assert "OLD last seen 1s ago" in facts, facts
+        assert "NEW 120 of 982 since OLD · ~11s more" in facts, facts
+        assert "OLD share < 7.9 % (95 %)" in facts, facts
+        words = gate_words(app)
+        assert ("OLD may still carry up to 7.9 % of traffic: 120 of 982 NEW samples since OLD "
+                "was last seen, about 11 s more") in words, words
+        await until(pilot, clock, lambda: app.engine.phase is Phase.READY)
+        facts = str(card.facts)
+        assert re.search(r"NEW \d+ ≥ 982 since OLD", facts) and "OLD share < 0.9" in facts, facts
+        assert "REVOKE UNLOCKED" in gate_words(app)

@@ -201,7 +201,9 @@ def loopback_config(tmp_path: Path, server: ProviderServer):
         'old = "env:KT_OLD"\nnew = "env:KT_NEW"\nadmin = "env:KT_ADMIN"\n'
         f'base_url = "{server.base_url}"\ndeployment = "{server.deployment_url}"\n'
         # hold: a timeout on a loaded machine is no evidence and must not re-lock the gate.
-        'interval = 0.3\ntimeout = 0.25\nstreak = 3\nindeterminate = "hold"\n',
+        'interval = 0.3\ntimeout = 0.25\nstreak = 3\nindeterminate = "hold"\n'
+        # One deployment answer a tick, the bound off: this is about the dashboard.
+        "samples = 1\nmax_old_share = 1.0\n",
         encoding="utf-8",
     )
     return config_file.load(path)
@@ -357,7 +359,8 @@ async def test_a_crash_inside_a_probe_shows_unexpected_without_the_key_and_the_r
     clock, tmp_path, isolated_home, capsys,
 ):
     state = tmp_path / "state"
-    app, demo = canary_app(clock, state)
+    # The demo as users see it: the evidence on the card and in the gate's reasons too.
+    app, demo = canary_app(clock, state, staged=True)
     real = demo.provider.probe
     crashes = {"left": 3}
 

@@ -42,7 +42,9 @@ def write_config(tmp_path, server) -> object:
         f'base_url = "{server.base_url}"\ndeployment = "{server.deployment_url}"\n'
         # hold: a probe timing out on a loaded test machine is no evidence, and must not
         # re-lock the gate between the test's steps.
-        'interval = 0.3\ntimeout = 0.25\nstreak = 3\nindeterminate = "hold"\n',
+        'interval = 0.3\ntimeout = 0.25\nstreak = 3\nindeterminate = "hold"\n'
+        # One deployment answer a tick, the bound off: this is about the dashboard over HTTP.
+        "samples = 1\nmax_old_share = 1.0\n",
         encoding="utf-8",
     )
     return config_file.load(path)

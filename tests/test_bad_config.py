@@ -87,12 +87,28 @@ CONFIGS: list[tuple[str, str, str]] = [
     ("openai-admin-without-project", GOOD_ROTATION.replace('"anthropic"', '"openai"')
      + 'admin = "env:KT_ADMIN"\n', "rotations.svc.project_id"),
     ("defaults-not-a-table", 'defaults = "fast"\n' + GOOD_ROTATION, "defaults"),
+    ("samples-zero", "[defaults]\nsamples = 0\n" + GOOD_ROTATION, "defaults.samples"),
+    ("samples-over-100", GOOD_ROTATION + "samples = 101\n", "rotations.svc.samples"),
+    ("samples-float", GOOD_ROTATION + "samples = 2.5\n", "rotations.svc.samples"),
+    ("samples-string", "[defaults]\nsamples = \"40\"\n" + GOOD_ROTATION, "defaults.samples"),
+    ("max-old-share-zero", "[defaults]\nmax_old_share = 0\n" + GOOD_ROTATION,
+     "defaults.max_old_share: must be a share above 0 and at most 1"),
+    # 5 meant as 5 %: refused, where 1 (meant as 1 %) could only be explained in the README.
+    ("max-old-share-as-percent", GOOD_ROTATION + "max_old_share = 5\n",
+     "rotations.svc.max_old_share: must be a share above 0 and at most 1 (0.01 is 1 %"),
+    ("max-old-share-negative", GOOD_ROTATION + "max_old_share = -0.01\n",
+     "rotations.svc.max_old_share"),
+    ("max-old-share-string", GOOD_ROTATION + 'max_old_share = "1%"\n',
+     "rotations.svc.max_old_share"),
+    ("max-old-share-nan", "[defaults]\nmax_old_share = nan\n" + GOOD_ROTATION,
+     "defaults.max_old_share"),
 ]
 
 #: Cases also run through the real `keyturn` command.
 SUBPROCESS = {"toml-syntax", "unknown-rotation-key", "streak-zero", "timeout-equals-interval",
               "unknown-provider", "reference-bad-env-name", "raw-key-pasted-as-new",
-              "raw-key-as-rotation-name", "deployment-ftp", "anthropic-base-url-with-v1"}
+              "raw-key-as-rotation-name", "deployment-ftp", "anthropic-base-url-with-v1",
+              "max-old-share-as-percent"}
 
 
 def written_files(home: Path, config: Path) -> list[Path]:

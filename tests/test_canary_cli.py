@@ -10,6 +10,7 @@ of them. `Keyturn.run` does the search for subprocess runs; in-process runs sear
 from __future__ import annotations
 
 import json
+import os
 import signal
 import textwrap
 from pathlib import Path
@@ -203,7 +204,8 @@ def run_with_crash(kt: Keyturn, where: str, *args: str, timeout: float = 30) -> 
     hook.mkdir(exist_ok=True)
     (hook / "sitecustomize.py").write_text(HOOK, encoding="utf-8")
     env = kt.env()
-    env["PYTHONPATH"] = str(hook)
+    # The hook first, then whatever PYTHONPATH the suite runs with (a worktree's own copy).
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(hook), env.get("PYTHONPATH")) if p)
     env["KT_CRASH"] = where
     result = kt.run(*args, env=env, timeout=timeout)
     return result

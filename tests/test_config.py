@@ -14,6 +14,7 @@ GOOD = """
 interval = 3.0
 timeout = 1.0
 streak = 4
+samples = 20
 
 [rotations.vision]
 provider = "anthropic"
@@ -21,6 +22,7 @@ old = "env:VISION_OLD"
 deployment = "https://example.test/health"
 streak = 8
 rotate_every = "90d"
+max_old_share = 0.005
 
 [rotations.plain]
 provider = "openai"
@@ -40,6 +42,8 @@ def test_defaults_and_overrides(tmp_path):
     vision, plain = cfg.rotation("vision"), cfg.rotation("plain")
     assert (vision.interval, vision.timeout, vision.streak) == (3.0, 1.0, 8)
     assert (plain.interval, plain.timeout, plain.streak) == (10, 2, 4)
+    assert (vision.samples, vision.max_old_share) == (20, 0.005)
+    assert (plain.samples, plain.max_old_share) == (20, 0.01)  # 0.01: the built-in default
     assert vision.rotate_every_seconds == 90 * 86400
     # Slots without a reference live in the keychain under keyturn's names.
     assert vision.new == "keyring:keyturn/vision/new" and vision.admin == "keyring:keyturn/vision/admin"

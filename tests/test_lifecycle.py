@@ -20,6 +20,7 @@ from tui.engine.admin_revoke import resume_unanswered
 from tui.engine.audit import AuditLog
 from tui.engine.config import Rotation
 from tui.engine.credentials import Secret
+from tui.engine.gate import percent
 from tui.engine.history import resume_point
 from tui.engine.lifecycle import promote_slots, status_rows
 from tui.engine.rotation import Keys, Phase, RevokeRefused, RotationEngine, load_keys, open_client
@@ -209,6 +210,19 @@ async def test_report_has_timeline_propagation_probes_and_request_ids_and_no_key
     for event in ("new_key_live", "gate_opened", "revoke_requested", "revoke_confirmed", "done"):
         assert f"| {event} |" in text
     assert f"`{OLD_FP}`" in text and f"`{NEW_FP}`" in text
+    # The evidence the revoke rested on, as the engine recorded it with the request.
+    (asked,) = [e for e in trail if e["event"] == "revoke_requested"]
+    assert asked["samples_since_old"] >= asked["samples_needed"] > 0
+    assert asked["old_share_bound"] <= asked["max_old_share"] == 0.01
+    assert (f"- evidence the revoke rested on: {asked['samples_since_old']} NEW deployment samples "
+            f"since OLD was last seen {asked['old_last_seen_s']:g} s earlier: OLD share < "
+            f"{percent(asked['old_share_bound'])} (95 % confidence), within max_old_share 1 % "
+            f"({asked['samples_needed']} samples needed)") in text, text
+    (done,) = [e for e in trail if e["event"] == "done"]
+    # Every deployment request is a sample, 40 a tick (more were sent after `done`).
+    assert 0 < done["deployment_requests"] <= r.world.deployment_requests
+    assert done["deployment_requests"] % 40 == 0
+    assert f"- deployment requests (samples): {done['deployment_requests']}" in text
     assert_no_canary(text, paths=[r.state])
 
 
@@ -229,6 +243,16 @@ def test_report_from_the_log_alone_picks_the_newest_rotation(tmp_path: Path) -> 
     assert "revocation (revoke requested → old key confirmed dead): 8.0 s" in text
     assert "probes made: 42" in text
     assert "revoked in the provider's console" in text
+    # A gate opened with the bound off says so, and what decided instead.
+    write_event(state, T0 + timedelta(days=180), "r", "gate_opened", old="cccccccccccc",
+                new="dddddddddddd", samples_since_old=7, samples_needed=0, old_share_bound=0.348,
+                max_old_share=1.0, old_last_seen_s=3.5)
+    write_event(state, T0 + timedelta(days=180, seconds=9), "r", "done", old="cccccccccccc",
+                new="dddddddddddd")
+    text = lifecycle.write_report(state, "r").read_text(encoding="utf-8")
+    assert ("evidence the revoke rested on: 7 NEW deployment samples since OLD was last seen "
+            "3.5 s earlier; the bound was off (max_old_share 1), the deployment's streak decided"
+            ) in text, text
 
 
 # -- key slots ------------------------------------------------------------------------------

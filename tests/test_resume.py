@@ -46,6 +46,8 @@ state_dir = "{tmp_path / 'state'}"
 interval = 0.2
 timeout = 0.15
 streak = 3
+samples = 1          # one deployment answer a tick, the bound off: this is about resuming
+max_old_share = 1.0
 
 [rotations.live]
 provider = "anthropic"

@@ -16,14 +16,19 @@ from tui.engine.scheduler import LoopClock, Scheduler, Target
 
 
 def bench_rotation(base_url: str, *, interval: float, timeout: float = 5.0,
-                   deployment: bool = True, streak: int = 5) -> Rotation:
-    """A rotation against the loopback server: old, new and a deployment serving NEW."""
+                   deployment: bool = True, streak: int = 5, samples: int = 1,
+                   max_old_share: float = 1.0) -> Rotation:
+    """A rotation against the loopback server: old, new and a deployment serving NEW.
+
+    One deployment request a tick and the bound off unless asked: the connection and
+    gate-reaction figures measure reuse per target and the N-th answer of a streak."""
     return Rotation(
         name="bench", provider="anthropic", old="env:BENCH_OLD", new="env:BENCH_NEW",
         admin="env:BENCH_ADMIN", admin_explicit=False,
         deployment=f"{base_url}/health/probe?fp={fingerprint(NEW_KEY)}" if deployment else None,
         base_url=base_url, project_id=None, rotate_every=None, interval=interval,
-        timeout=timeout, streak=streak, indeterminate="reset",
+        timeout=timeout, streak=streak, indeterminate="reset", samples=samples,
+        max_old_share=max_old_share,
     )
 
 

@@ -33,11 +33,12 @@ PLAN: dict[str, tuple[str, dict, dict]] = {
     "memory": ("", {}, {"total": 20_000}),
     "help": ("", {}, {"runs": 9}),
     "first_frame": ("", {}, {"runs": 3}),
+    "rollout": ("", {"scenario_count": 50}, {"scenario_count": 10}),
 }
 
 
 def functions() -> dict[str, Callable[..., Figure]]:
-    from tests.benchmarks import dashboard, engine, memory, probe, startup
+    from tests.benchmarks import dashboard, engine, memory, probe, rollout, startup
 
     return {
         "probe": probe.probe_overhead,
@@ -49,6 +50,7 @@ def functions() -> dict[str, Callable[..., Figure]]:
         "memory": memory.engine_memory,
         "help": startup.help_ratio,
         "first_frame": dashboard.demo_first_frame,
+        "rollout": rollout.rollout_wait,
     }
 
 

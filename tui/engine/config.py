@@ -17,6 +17,16 @@ from tui.engine.credentials import default_reference, redact_keylike
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
 DURATION_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
+#: Deployment requests per tick. At the default 2 s interval, 40 samples (20 requests a
+#: second) bring the count of NEW samples the default bound needs (845 in the first ten
+#: minutes of watching) in about 42 s of 100 % NEW; 20 would take 78 s, and 40 requests
+#: every 2 s cost a deployment that caches its upstream check nothing upstream.
+SAMPLES = 40
+#: The most: 50 requests a second at the default interval is load-testing the app, not
+#: sampling it (and each sample costs keyturn about 1.5 ms of CPU in httpx).
+MAX_SAMPLES = 100
+#: Revoke waits until at most 1 % of the traffic may still be on OLD (95 % confidence).
+MAX_OLD_SHARE = 0.01
 
 
 class ConfigError(Exception):
@@ -49,6 +59,11 @@ class Rotation:
     timeout: float
     streak: int
     indeterminate: str
+    #: Requests to the deployment per tick; each answer that names a key is a sample.
+    samples: int = SAMPLES
+    #: Revoke waits until the bound on the share of traffic still on OLD is at most this
+    #: (1.0: the bound is off, the deployment streak alone decides).
+    max_old_share: float = MAX_OLD_SHARE
 
     @property
     def rotate_every_seconds(self) -> float | None:

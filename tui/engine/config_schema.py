@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from providers import PROVIDER_NAMES
-from tui.engine.config import NAME, parse_duration
+from tui.engine.config import MAX_OLD_SHARE, MAX_SAMPLES, NAME, SAMPLES, parse_duration
 from tui.engine.credentials import check_reference, looks_like_key
 
 Seconds = Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)]
@@ -20,6 +20,19 @@ Streak = Annotated[int, Field(ge=1, le=1000, strict=True)]
 Policy = Literal["reset", "hold"]
 #: The provider names providers/__init__.py knows, and no others.
 ProviderName = Literal[PROVIDER_NAMES]  # type: ignore[valid-type]
+Samples = Annotated[int, Field(ge=1, le=MAX_SAMPLES, strict=True)]
+
+
+def _share(value: float) -> float:
+    if not 0 < value <= 1:
+        # `max_old_share = 1` meant as 1 % turns the bound off; 5 meant as 5 % is refused here.
+        raise ValueError(
+            "must be a share above 0 and at most 1 (0.01 is 1 %; 1 turns the bound off)")
+    return value
+
+
+#: A share, not a percentage: 0.01 is 1 %; 1.0 turns the bound off.
+Share = Annotated[float, Field(strict=True, allow_inf_nan=False), AfterValidator(_share)]
 
 
 class _Strict(BaseModel):
@@ -32,6 +45,10 @@ class Defaults(_Strict):
     streak: Streak = 5
     #: What an indeterminate result does to a streak: break it (reset) or leave it (hold).
     indeterminate: Policy = "reset"
+    #: Requests to the deployment per tick (each answer naming a key is a sample).
+    samples: Samples = SAMPLES
+    #: Revoke waits until the bound on the share of traffic still on OLD is at most this.
+    max_old_share: Share = MAX_OLD_SHARE
 
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -73,6 +90,8 @@ class RotationConfig(_Strict):
     timeout: Seconds | None = None
     streak: Streak | None = None
     indeterminate: Policy | None = None
+    samples: Samples | None = None
+    max_old_share: Share | None = None
 
     @field_validator("old", "new", "admin")
     @classmethod

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from providers.simulated import DEPLOYMENT_URL, SimulatedProvider, SimulatedWorld
-from tui.engine.config import Rotation
+from providers.simulated import DEPLOYMENT_URL, Rollout, SimulatedProvider, SimulatedWorld
+from tui.engine.config import MAX_OLD_SHARE, SAMPLES, Rotation
 from tui.engine.credentials import Secret
 from tui.engine.rotation import Keys
 
 DEMO_NAME = "demo"
+#: The demo's deployment: half its requests on NEW from 1.5 s, 90 % from 4 s, all from 10 s.
+#: The bound holds Revoke through the 90/10 stage and opens about 12 s into 100 % NEW.
+DEMO_ROLLOUT = Rollout(((1.5, 0.5), (4.0, 0.9), (10.0, 1.0)))
 
 
 @dataclass
@@ -34,9 +37,14 @@ def build_demo(
     breaks_after_revoke: bool = False,
     keys: tuple[str, str, str] | None = None,
     key_sources: tuple[str, str, str] = ("demo", "demo", "demo"),
+    rollout: Rollout | None = DEMO_ROLLOUT,
+    samples: int = SAMPLES,
+    max_old_share: float = MAX_OLD_SHARE,
 ) -> Demo:
     """A simulated world with an old key, a new key, a deployment and an admin API.
 
+    The deployment follows `rollout` (a staged rollout; None: it switches over `window`
+    seconds from `switch_at`, never answering NEW more than 3 times in a row inside it).
     `keys` (old, new, admin) fixes the keys (snapshots, canary tests); by default the
     world makes fresh random ones. `key_sources` names where each Secret says it came from.
     """
@@ -44,14 +52,14 @@ def build_demo(
     if keys is not None:
         kwargs.update(old=keys[0], new=keys[1], admin_key=keys[2])
     world = SimulatedWorld(
-        switch_at=switch_at, window=window, latency=latency, seed=seed,
+        switch_at=switch_at, window=window, latency=latency, seed=seed, rollout=rollout,
         deployment_breaks_after_revoke=breaks_after_revoke, **kwargs,
     )
     rotation = Rotation(
         name=DEMO_NAME, provider="simulated", old="prompt", new="prompt", admin="prompt",
         admin_explicit=admin, deployment=DEPLOYMENT_URL, base_url=None, project_id=None,
         rotate_every="90d", interval=interval, timeout=timeout, streak=streak,
-        indeterminate="reset",
+        indeterminate="reset", samples=samples, max_old_share=max_old_share,
     )
     provider = SimulatedProvider(transport=world.transport)
     old_source, new_source, admin_source = key_sources

@@ -18,6 +18,7 @@ from typing import Any
 from tui.engine.audit import AuditLog
 from tui.engine.config import Config, Rotation
 from tui.engine.credentials import CredentialError, Reference, Secret, resolve
+from tui.engine.gate import CONFIDENCE, percent
 from tui.engine.history import FINISHED, ResumePoint, parse_time, resume_point
 from tui.engine.rotation import Keys, Phase, RotationEngine
 
@@ -226,7 +227,32 @@ def _span(start: datetime | None, end: datetime | None) -> str:
 
 
 METHOD_WORDS = {"admin": " through the admin API", "console": " in the provider's console"}
-DETAIL_FIELDS = ("method", "key_id", "request_id", "status", "phase", "detail", "probes")
+DETAIL_FIELDS = ("method", "key_id", "request_id", "status", "phase", "detail", "probes",
+                 "samples_since_old", "samples_needed", "old_share_bound", "max_old_share",
+                 "old_last_seen_s", "deployment_requests")
+
+
+def evidence_words(record: dict[str, Any] | None) -> str | None:
+    """What the bound on the OLD share stood at in `record` (revoke_requested or
+    gate_opened), in one sentence; None when it carries no figures (no deployment)."""
+    if record is None or record.get("samples_since_old") is None:
+        return None
+    n = record["samples_since_old"]
+    seen = record.get("old_last_seen_s")
+    since = (f"since OLD was last seen {seen:g} s earlier" if seen is not None
+             else "and OLD was never seen")
+    limit = record.get("max_old_share")
+    bound = record.get("old_share_bound")
+    words = f"{n} NEW deployment samples {since}"
+    if isinstance(limit, int | float) and limit >= 1.0:
+        return words + "; the bound was off (max_old_share 1), the deployment's streak decided"
+    if isinstance(bound, int | float):
+        words += f": OLD share < {percent(bound)} ({percent(CONFIDENCE)} confidence)"
+    if isinstance(limit, int | float):
+        needed = record.get("samples_needed")
+        words += f", within max_old_share {percent(limit)}" + (
+            f" ({needed} samples needed)" if needed is not None else "")
+    return words
 
 
 def report_markdown(
@@ -279,6 +305,16 @@ def report_markdown(
         counted = [r.get("probes") for r in events if r.get("event") == "done" and r.get("probes")]
         if counted:
             lines.append(f"- probes made: {counted[-1]}")
+    rested = next((r for r in reversed(events) if r.get("event") == "revoke_requested"), None)
+    if rested is None or rested.get("samples_since_old") is None:
+        rested = next((r for r in reversed(events) if r.get("event") == "gate_opened"), None)
+    evidence = evidence_words(rested)
+    if evidence:
+        lines.append(f"- evidence the revoke rested on: {evidence}")
+    asked = [r.get("deployment_requests") for r in events
+             if r.get("event") == "done" and r.get("deployment_requests")]
+    if asked:
+        lines.append(f"- deployment requests (samples): {asked[-1]}")
     if admin_ids:
         lines.append("- admin call request ids: " + ", ".join(f"`{rid}`" for rid in admin_ids))
     elif method == "console":

@@ -22,12 +22,16 @@ from tui.engine.audit import AuditLog, AuditWriteError
 from tui.engine.config import Rotation
 from tui.engine.credentials import CredentialError, Secret, resolve
 from tui.engine.gate import (
+    Evidence,
     GateState,
+    OldShare,
     Role,
+    Sampled,
     Track,
     evaluate,
     qualifies,
     serving,
+    summarize,
     with_old_key_state,
 )
 from tui.engine.history import resume_point
@@ -140,9 +144,14 @@ class RotationEngine:
             Role.NEW: Track(Role.NEW, need, policy),
         }
         self.deployment: DeploymentTarget | None = None
+        #: Deployment requests the next tick sends: `samples`, halved after a tick the
+        #: deployment throttled, and grown back a quarter of `samples` per clean tick.
+        self.sample_batch = max(1, self.rotation.samples)
         if self.rotation.deployment:
             self.deployment = DeploymentTarget(self.rotation.deployment, self.provider)
-            self.tracks[Role.DEPLOYMENT] = Track(Role.DEPLOYMENT, need, policy)
+            evidence = OldShare(self.rotation.max_old_share,
+                                self.sample_batch / self.rotation.interval)
+            self.tracks[Role.DEPLOYMENT] = Track(Role.DEPLOYMENT, need, policy, evidence=evidence)
         self.scheduler = Scheduler(self._on_result, self.clock)
         self.phase = Phase.WAITING
         self.gate = GateState(False, ("not probed yet",))
@@ -204,7 +213,12 @@ class RotationEngine:
         if role is Role.DEPLOYMENT:
             target = self.deployment
             assert target is not None
-            return lambda: target.probe(client, None, timeout)
+
+            async def sampled() -> ProbeResult:
+                samples = await target.sample(client, self.sample_batch, timeout)
+                return summarize(samples, *self.fingerprints)
+
+            return sampled
         key = self.keys.old if role is Role.OLD else self.keys.new
         provider = self.provider
         return lambda: provider.probe(client, key, timeout)
@@ -220,6 +234,9 @@ class RotationEngine:
         self.tracks[Role.NEW].reset()
         if Role.DEPLOYMENT in self.tracks:
             self.tracks[Role.DEPLOYMENT].streak = 0
+            evidence = self.tracks[Role.DEPLOYMENT].evidence
+            if evidence is not None:
+                evidence.restart()
         self._add(Role.NEW)
         self.record("new_key_entered", new=secret.fingerprint)
         self._recompute()
@@ -230,10 +247,26 @@ class RotationEngine:
         return self.keys.old.fingerprint, self.keys.new.fingerprint if self.keys.new else None
 
     def _on_result(self, role_name: str, result: ProbeResult) -> None:
-        role = Role(role_name)
-        new_fp = self.fingerprints[1]
+        self.observe(Role(role_name), result)
+
+    def observe(self, role: Role, result: ProbeResult) -> None:
+        """Take one probe's result (the scheduler's callback): tracks, evidence, gate, phase.
+
+        A deployment tick comes as a `Sampled` (gate.summarize): its samples feed the
+        bound on the OLD share, its summary the deployment's streak.
+        """
+        old_fp, new_fp = self.fingerprints
+        track = self.tracks[role]
+        if isinstance(result, Sampled):
+            if track.evidence is not None:
+                track.evidence.add([r.served_fingerprint for r in result.samples],
+                                   old_fp, new_fp, self.clock.now())
+            self._pace(result)
+            kept = result.alone()
+        else:
+            kept = result
         verifying = role is Role.OLD and self.phase not in PRE_REVOKE and self.phase is not Phase.REVOKING
-        self.tracks[role].record(result, qualifies(role, result, new_fp, verifying))
+        track.record(kept, qualifies(role, kept, new_fp, verifying))
         self.probe_counts[role] = self.probe_counts.get(role, 0) + 1
         if role is Role.NEW and result.verdict is Verdict.LIVE and self.first_live_at is None:
             self.first_live_at = self.clock.now()
@@ -241,17 +274,45 @@ class RotationEngine:
         self._emit(Probed(role, result))
         self._recompute()
 
+    def _pace(self, tick: Sampled) -> None:
+        """Fewer samples after a tick the deployment throttled (the scheduler also waits out
+        its retry-after); back up towards `samples` after clean ones."""
+        most = max(1, self.rotation.samples)
+        if tick.verdict is Verdict.THROTTLED:  # (summarize: any sample throttled)
+            self.sample_batch = max(1, self.sample_batch // 2)
+        elif self.sample_batch < most:
+            self.sample_batch = min(most, self.sample_batch + max(1, most // 4))
+
+    @property
+    def evidence(self) -> Evidence | None:
+        """The figures behind the bound on the OLD share now (None: no deployment)."""
+        track = self.tracks.get(Role.DEPLOYMENT)
+        if track is None or track.evidence is None:
+            return None
+        return track.evidence.figures(self._evidence_now())
+
+    def _evidence_now(self) -> float | None:
+        """The clock, once samples are in (before, the bound needs no time, and the
+        engine may be built outside an event loop)."""
+        track = self.tracks.get(Role.DEPLOYMENT)
+        if track is None or track.evidence is None or track.evidence.started_at is None:
+            return None
+        return self.clock.now()
+
     def _recompute(self) -> None:
         old_fp, new_fp = self.fingerprints
         new_track = self.tracks[Role.NEW] if self.keys.new is not None else None
-        gate = evaluate(new_track, self.tracks.get(Role.DEPLOYMENT), old_fp, new_fp)
+        gate = evaluate(new_track, self.tracks.get(Role.DEPLOYMENT), old_fp, new_fp,
+                        now=self._evidence_now())
         if self.phase in PRE_REVOKE:
             gate = with_old_key_state(gate, self.tracks[Role.OLD])
         if gate != self.gate:
             was_open = self.gate.open
             self.gate = gate
             if gate.open and not was_open and self.phase in PRE_REVOKE:
-                self.record("gate_opened", old=old_fp, new=new_fp)
+                evidence = self.evidence
+                self.record("gate_opened", old=old_fp, new=new_fp,
+                             **(evidence.audit_fields() if evidence is not None else {}))
             self._emit(GateChanged(gate))
         if self.phase in PRE_REVOKE:
             if self.keys.new is None or self.first_live_at is None:
@@ -271,8 +332,10 @@ class RotationEngine:
                 self.record("deployment_alarm", old=old_fp, new=new_fp, detail=alarm)
             elif self._revocation_confirmed():
                 self.record("old_key_dead", old=old_fp)
+                evidence = self.evidence
                 self.record("done", old=old_fp, new=new_fp,
-                             probes=sum(self.probe_counts.values()))
+                             probes=sum(self.probe_counts.values()),
+                             deployment_requests=evidence.requests if evidence else None)
                 self._set_phase(Phase.DONE, "revocation confirmed, deployment live on NEW")
 
     def _deployment_alarm(self) -> str | None:
@@ -344,8 +407,10 @@ class RotationEngine:
         old = self.keys.old
         self.revoked.add(old.fingerprint)  # before any await: a second press cannot race in
         self._set_phase(Phase.REVOKING, "revoking the old key")
+        evidence = self.evidence  # what the revoke rests on, for the record and the report
         self.record("revoke_requested", old=old.fingerprint, new=self.fingerprints[1],
-                    method="admin" if self.keys.admin else "console")
+                     method="admin" if self.keys.admin else "console",
+                     **(evidence.audit_fields() if evidence is not None else {}))
         if self.keys.admin is None:
             self.awaiting_console = True
             self._emit(Notice(self.console_steps(), "warning"))

@@ -42,6 +42,8 @@ class ProbeCard(Widget):
     #: Lines of facts: wide, and stacked (app.tcss sets the card's height to match).
     facts_lines = FACTS
     facts_lines_compact = FACTS_COMPACT
+    #: Lines of latency bars under the facts (wide only; 0: none, and no gap either).
+    bar_rows = BAR_ROWS
 
     def __init__(self, title: str, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -92,9 +94,10 @@ class ProbeCard(Widget):
         width, fast, slow, _ = key
         lines = self.facts.split("\n", allow_blank=True)[: self.rows_of_facts()]
         lines += [Text()] * (self.rows_of_facts() - len(lines))
-        if not self.compact:
+        if not self.compact and self.bar_rows:
             lines.append(Text())
-            lines += latency_rows([r.latency_ms for r in self._results], width, BAR_ROWS, fast, slow)
+            lines += latency_rows([r.latency_ms for r in self._results], width, self.bar_rows,
+                                  fast, slow)
         lines.append(strip_line(self._results, width, self.glyph))
         for line in lines:
             line.truncate(width, overflow="ellipsis")
