@@ -537,7 +537,10 @@ class ProviderServer:
         return self._error(status, request)
 
     def _deployment(self) -> Reply:
-        raw = self.serving
+        return self.deployment_reply(self.serving)
+
+    def deployment_reply(self, raw: str | None) -> Reply:
+        """The deployment's answer while it serves `raw` (for scripts mixing keys)."""
         status = self.key_status(raw)
         ok = status == 200
         doc: dict[str, object] = {"ok": ok, "status": status}

@@ -14,7 +14,7 @@ import pytest
 
 from tests.provider_server import ANTHROPIC, ProviderServer, Reply, fingerprint
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, CANARY_OPENAI
-from tests.support_cli import Keyturn, Result
+from tests.support_cli import Keyturn, Result, in_process
 
 pytest_plugins = ["tests.server_fixtures"]
 
@@ -216,3 +216,39 @@ def kt_command() -> str:
     from tests.support_cli import KEYTURN
 
     return KEYTURN
+
+
+def test_probe_samples_the_deployment_and_reports_the_bound(
+    anthropic_server: ProviderServer, kt: Keyturn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One tick of samples, as the engine takes them: the JSON and the table carry the
+    count, the mix and the bound on the OLD share, and the gate says what is missing."""
+    server = anthropic_server
+    healthy(server, kt, samples=12, max_old_share=0.01, interval=3.0, timeout=2.0)
+    result = in_process(kt, capsys, "probe", "svc", "--json")
+    assert result.code == 0, result.err
+    doc = json.loads(result.out)
+    ev = doc["evidence"]
+    assert ev["samples_sent"] == 12 == len(server.hits("deployment"))
+    assert ev["mix"] == {"old": 0, "new": 12, "other": 0}
+    assert ev["samples_since_old"] == 12 and ev["samples_needed"] > 12
+    assert 0.01 < ev["old_share_bound"] < 1
+    assert not doc["gate"]["open"]
+    assert any(r.startswith("OLD may still carry up to") for r in doc["gate"]["reasons"])
+    # Half the samples land on an instance still holding OLD: the count starts over.
+    server.serving = None
+    answers = iter([CANARY_NEW, old_key(server)] * 6)
+    server.always("deployment", lambda request: server.deployment_reply(next(answers)))
+    table = in_process(kt, capsys, "probe", "svc")
+    assert "OLD 6 · NEW 6" in table.out and "after 0 NEW samples" in table.out
+
+
+def test_headless_watch_lines_carry_the_samples_and_the_bound(
+    anthropic_server: ProviderServer, kt: Keyturn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    healthy(anthropic_server, kt, samples=4, max_old_share=0.01, interval=0.5, timeout=0.45)
+    result = in_process(kt, capsys, "watch", "svc", "--headless", "--timeout", "1")
+    assert result.code == 1  # 4 samples a tick cannot bound the OLD share in a second
+    lines = [line for line in result.out.splitlines() if "  deployment  " in line]
+    assert lines and all("samples 4" in line and "OLD share <" in line for line in lines)
+    assert "OLD may still carry up to" in result.out

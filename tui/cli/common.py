@@ -101,6 +101,11 @@ def probe_line(engine: RotationEngine, role: Role, result: Any) -> str:
     extra = ""
     if role is Role.DEPLOYMENT:
         extra = f"  serving {serving(result, *engine.fingerprints)}"
+        evidence = engine.evidence
+        sampled = getattr(result, "samples", None)
+        if evidence is not None and sampled is not None:
+            extra += (f"  samples {len(sampled)}  NEW since OLD {evidence.n}/{evidence.needed}"
+                      f"  {evidence.bound_text()}")
     detail = f"  {result.detail}" if result.verdict.value != "live" else ""
     return (
         f"{clock_text()}  {role.value:<10}  {result.verdict.value:<11}  {status:>3}  "

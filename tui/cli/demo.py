@@ -17,8 +17,9 @@ def run(args: argparse.Namespace) -> int:
 
         return run_demo()
     demo = build_demo(**({"clock": args.clock.now} if args.clock is not None else {}))
-    out("keyturn demo: simulated provider, old and new keys, a deployment switching over "
-        f"{demo.world.window:g}s, streak {demo.rotation.streak}")
+    rollout = demo.world.rollout.describe() if demo.world.rollout else "switching over"
+    out(f"keyturn demo: simulated provider, old and new keys, a deployment rolling out "
+        f"{rollout}, streak {demo.rotation.streak}, {demo.rotation.samples} samples a tick")
     audit = AuditLog(Path(args.state_dir)) if args.state_dir else None
 
     async def body(run: RotationRun) -> Outcome:

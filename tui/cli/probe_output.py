@@ -27,6 +27,7 @@ def as_json(check: Check, code: int) -> str:
             for role, r in check.results.items()
         ],
         "gate": {"open": check.gate.open, "reasons": list(check.gate.reasons)},
+        **({"evidence": evidence_json(check)} if check.evidence is not None else {}),
         "exit_code": code,
     }
     return json.dumps(doc, indent=2)
@@ -48,6 +49,30 @@ def as_table(check: Check) -> list[str]:
             + (f"serving {serving(r, old_fp, new_fp)}; " if role is Role.DEPLOYMENT else "")
             + r.detail
         )
-    lines.append("gate: " + ("open (one probe each; Revoke needs a full streak)"
+    if check.evidence is not None:
+        ev = check.evidence
+        old, new, other = ev.mix
+        lines.append(f"deployment samples: {ev.requests} sent, {ev.samples} named a key "
+                     f"(OLD {old} · NEW {new}" + (f" · other {other}" if other else "") + "); "
+                     f"{ev.bound_text()} after {ev.n} NEW samples, {ev.needed} needed")
+    lines.append("gate: " + ("open (one tick each; Revoke needs a full streak)"
                              if check.gate.open else check.gate.summary))
     return lines
+
+
+def evidence_json(check: Check) -> dict[str, object]:
+    """The deployment's samples and the bound on the OLD share they give."""
+    ev = check.evidence
+    assert ev is not None
+    old, new, other = ev.mix
+    return {
+        "samples_sent": ev.requests,
+        "samples_named_a_key": ev.samples,
+        "mix": {"old": old, "new": new, "other": other},
+        "samples_since_old": ev.n,
+        "samples_needed": ev.needed,
+        "old_share_bound": round(ev.bound, 6),
+        "max_old_share": ev.max_old_share,
+        "seconds_since_old_seen": None,  # one probe: OLD was seen in it, or not at all
+        "old_seen": ev.old_last_seen_at is not None,
+    }

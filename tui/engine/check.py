@@ -13,7 +13,16 @@ from providers.base import Provider
 from providers.deployment import DeploymentTarget
 from providers.results import ProbeResult, Verdict
 from tui.engine.config import Rotation
-from tui.engine.gate import GateState, Role, Track, evaluate, qualifies
+from tui.engine.gate import (
+    Evidence,
+    GateState,
+    OldShare,
+    Role,
+    Track,
+    evaluate,
+    qualifies,
+    summarize,
+)
 from tui.engine.rotation import Keys, open_client
 
 
@@ -30,6 +39,8 @@ class Check:
     old_fingerprint: str
     new_fingerprint: str | None
     gate: GateState
+    #: The deployment's samples as evidence on the OLD share (None: no deployment).
+    evidence: Evidence | None = None
 
     @property
     def active(self) -> Role:
@@ -60,13 +71,23 @@ async def check_once(rotation: Rotation, keys: Keys, provider: Provider) -> Chec
         if keys.new is not None:
             jobs[Role.NEW] = provider.probe(client, keys.new, rotation.timeout)
         if rotation.deployment:
+            # One tick's worth of samples, as the engine takes them.
             target = DeploymentTarget(rotation.deployment, provider)
-            jobs[Role.DEPLOYMENT] = target.probe(client, None, rotation.timeout)
+            jobs[Role.DEPLOYMENT] = target.sample(client, rotation.samples, rotation.timeout)
         results = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
     old_fp = keys.old.fingerprint
     new_fp = keys.new.fingerprint if keys.new else None
     tracks = {role: Track(role, rotation.streak, rotation.indeterminate) for role in results}
+    evidence = None
+    if Role.DEPLOYMENT in results:
+        samples = results[Role.DEPLOYMENT]
+        share = OldShare(rotation.max_old_share, rotation.samples / rotation.interval)
+        share.add([r.served_fingerprint for r in samples], old_fp, new_fp, 0.0)
+        tracks[Role.DEPLOYMENT].evidence = share
+        results[Role.DEPLOYMENT] = summarize(samples, old_fp, new_fp)
+        evidence = share.figures(0.0)
     for role, result in results.items():
         tracks[role].record(result, qualifies(role, result, new_fp))
-    gate = evaluate(tracks.get(Role.NEW), tracks.get(Role.DEPLOYMENT), old_fp, new_fp)
-    return Check(rotation, results, old_fp, new_fp, gate)
+    gate = evaluate(tracks.get(Role.NEW), tracks.get(Role.DEPLOYMENT), old_fp, new_fp,
+                    now=0.0 if evidence is not None else None)
+    return Check(rotation, results, old_fp, new_fp, gate, evidence)

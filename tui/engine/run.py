@@ -211,6 +211,13 @@ class RotationRun:
                                "the admin API was not called")
             old = engine.keys.old
             self.say(f"gate open: ready to revoke OLD key {old.masked} ({old.fingerprint})")
+            evidence = engine.evidence
+            if evidence is not None:
+                seen = ("OLD last seen "
+                        + (f"{evidence.since_old_seen:.0f} s ago" if evidence.since_old_seen
+                           is not None else "never while keyturn watched"))
+                self.say(f"evidence: {evidence.bound_text()} after {evidence.n} NEW samples; "
+                         f"{seen}")
             if engine.revoke_warning:
                 self.say(engine.revoke_warning)
             answer = await self._ask_while_open(self.decider.revoke(engine))

@@ -388,9 +388,11 @@ class DashboardScreen(Screen[None]):
             if engine.paused:
                 return "locked", "PAUSED", "probing paused · press p to resume; Revoke waits for fresh answers"
             if engine.gate.open:
+                evidence = engine.evidence
                 return "open", "REVOKE UNLOCKED", (
                     f"new key live {engine.rotation.streak}× in a row"
                     + (", deployment serving NEW" if engine.deployment else "")
+                    + (f" · {evidence.bound_text()}" if evidence and evidence.needed else "")
                     + " · press r to revoke the old key")
             return "locked", "REVOKE LOCKED", engine.gate.summary
         if phase is Phase.REVOKING:
