@@ -9,6 +9,7 @@ from tui.cli.audit_read import TornLineWarnings
 from tui.cli.common import EXIT_OK, EXIT_USAGE, Fail, out
 from tui.engine import config_file
 from tui.engine.audit import AuditLog
+from tui.engine.credentials import redact_keylike
 
 LOG_FIELDS = ("old", "new", "method", "key_id", "request_id", "status", "phase", "probes", "detail")
 
@@ -20,7 +21,8 @@ def run(args: argparse.Namespace) -> int:
         events = list(audit.events(args.rotation))
     if args.rotation and not events and args.rotation not in cfg.rotations:
         known = ", ".join(sorted(cfg.rotations)) or "none configured"
-        raise Fail(f"no rotation named {args.rotation!r} in {cfg.path} nor in {audit.path} "
+        shown = redact_keylike(repr(args.rotation))  # a key typed as the name is not echoed
+        raise Fail(f"no rotation named {shown} in {cfg.path} nor in {audit.path} "
                    f"(known: {known})", EXIT_USAGE)
     if args.json:
         for record in events:
