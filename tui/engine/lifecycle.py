@@ -20,6 +20,7 @@ from tui.engine.config import Config, Rotation
 from tui.engine.credentials import CredentialError, Reference, Secret, resolve
 from tui.engine.history import FINISHED, ResumePoint, parse_time, resume_point
 from tui.engine.rotation import Keys, Phase, RotationEngine
+from tui.engine.state_dir import SYMLINK, StateDirError, open_file
 
 # -- times --------------------------------------------------------------------------
 
@@ -325,13 +326,15 @@ def write_report(
                                   probe_counts=probe_counts, request_ids=request_ids))
     finished = _last(picked, "done", "old_key_dead") or datetime.now(UTC)
     base = f"report-{rotation_name}-{finished.strftime('%Y%m%dT%H%M%SZ')}"
-    audit.dir.mkdir(parents=True, exist_ok=True)
+    audit.dir.mkdir(parents=True, exist_ok=True)  # the state dir itself may be a symlink
     path = audit.dir / f"{base}.md"
     n = 1
-    while path.exists():
+    while os.path.lexists(path):  # a dangling symlink too: it is never given a target
+        if os.path.islink(path):
+            raise StateDirError(path, SYMLINK)  # finish() says the report was not saved
         n += 1
         path = audit.dir / f"{base}-{n}.md"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = open_file(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()
