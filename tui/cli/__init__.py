@@ -211,7 +211,10 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
     name = getattr(args, "command_name", None) or "home"
     try:
         command = importlib.import_module(f"tui.cli.{name}")
-        return int(command.run(args) or 0)
+        from tui.cli.audit_read import audit_warnings_as_lines
+
+        with audit_warnings_as_lines():  # every reader of the audit log, one line each
+            return int(command.run(args) or 0)
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED

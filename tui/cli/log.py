@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from tui.cli.audit_read import TornLineWarnings
 from tui.cli.common import EXIT_OK, EXIT_USAGE, Fail, out
 from tui.engine import config_file
 from tui.engine.audit import AuditLog
@@ -17,8 +16,7 @@ LOG_FIELDS = ("old", "new", "method", "key_id", "request_id", "status", "phase",
 def run(args: argparse.Namespace) -> int:
     cfg = config_file.load(args.config)
     audit = AuditLog(cfg.state_dir)
-    with TornLineWarnings():
-        events = list(audit.events(args.rotation))
+    events = list(audit.events(args.rotation))
     if args.rotation and not events and args.rotation not in cfg.rotations:
         known = ", ".join(sorted(cfg.rotations)) or "none configured"
         shown = redact_keylike(repr(args.rotation))  # a key typed as the name is not echoed

@@ -5,7 +5,7 @@ earlier event intact. Every string in it is cleaned (providers.text.clean) on th
 in and again on the way out: a provider's text, or a log edited by hand, can never put
 an escape sequence on the terminal of whoever reads it with `keyturn log`. Reading
 skips a torn line (from an earlier crash), or any other line it cannot read, with a
-warning instead of failing.
+warning (an AuditWarning) instead of failing.
 
 The log is opened, to read or to write, only as a regular file and never through a
 symlink (tui/engine/state_dir.py says why); one that cannot be opened at all (a
@@ -19,6 +19,7 @@ import json
 import os
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,34 @@ class AuditWriteError(Exception):
         super().__init__(self.reason)
 
 
-class TornLine(UserWarning):
+class AuditWarning(UserWarning):
+    """Something in the audit log was skipped; every reader shows it as one line."""
+
+
+class TornLine(AuditWarning):
     """A line of the audit log could not be read (a crash mid-write, or damage)."""
+
+
+@contextmanager
+def warnings_to(sink: Callable[[str], None]) -> Iterator[None]:
+    """Within the block, each AuditWarning's text goes to `sink` (once per text, however
+    often the log is read) instead of Python's `file:line: Warning` output on stderr;
+    other warnings pass through. The CLI's sink prints a `keyturn: warning:` line, the
+    dashboard's writes its event log."""
+    with warnings.catch_warnings():  # restores the filters and showwarning on the way out
+        warnings.simplefilter("always", AuditWarning)
+        previous = warnings.showwarning
+        shown: set[str] = set()
+
+        def show(message, category, filename, lineno, file=None, line=None) -> None:
+            if not issubclass(category, AuditWarning):
+                previous(message, category, filename, lineno, file, line)
+            elif str(message) not in shown:
+                shown.add(str(message))
+                sink(str(message))
+
+        warnings.showwarning = show
+        yield
 
 
 class AuditLog:
