@@ -226,6 +226,7 @@ def test_a_rotation_not_in_the_config(good: Path, capsys: pytest.CaptureFixture[
         (["secret", "set", "svc\n", "new"], "rotation name 'svc\\n' must be"),
         (["secret", "set", "../svc", "new"], "rotation name '../svc' must be"),
         (["--config", CANARY_NEW, "status"], "sk-ant-…xQBB: file not found"),
+        (["demo", "--headless", "--state-dir", CANARY_OLD], "looks like a raw key"),
         (["probe", "svc", "--jsn"], "--jsn"),
         (["watch", "svc", "--headless", "--timeout", "soon"], "--timeout"),
         (["watch", "svc", "--headless", "--timeout", "nan"], "positive number of seconds"),
@@ -236,8 +237,10 @@ def test_a_rotation_not_in_the_config(good: Path, capsys: pytest.CaptureFixture[
     ],
 )
 def test_bad_command_lines_get_one_line_and_exit_2(
-    argv: list[str], names: str, good: Path, capsys: pytest.CaptureFixture[str]
+    argv: list[str], names: str, good: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.chdir(good.parent)  # where a relative path made of a key would be created
     full = argv if argv == ["--config"] else ["--config", str(good), *argv]
     try:
         code = main(full)
@@ -248,6 +251,7 @@ def test_bad_command_lines_get_one_line_and_exit_2(
     line = one_line_of(err)
     assert names in line, line
     assert_no_canary(out, err)
+    assert not any(good.parent.glob("sk-*"))  # no file or directory named after a key
 
 
 def test_missing_config_file_is_named(isolated_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
