@@ -102,13 +102,44 @@ CONFIGS: list[tuple[str, str, str]] = [
      "rotations.svc.max_old_share"),
     ("max-old-share-nan", "[defaults]\nmax_old_share = nan\n" + GOOD_ROTATION,
      "defaults.max_old_share"),
+    # Rotation names become file names (lock, reports) and keychain names.
+    ("rotation-name-newline", GOOD_ROTATION.replace("[rotations.svc]", '[rotations."svc\\n"]'),
+     "rotation name 'svc\\n' must be"),
+    ("rotation-name-slash", GOOD_ROTATION.replace("[rotations.svc]", '[rotations."../x"]'),
+     "rotation name '../x' must be"),
+    ("rotation-name-dot-dot", GOOD_ROTATION.replace("[rotations.svc]", '[rotations.".."]'),
+     "rotation name '..' must be"),
+    ("rotation-name-200-characters",
+     GOOD_ROTATION.replace("[rotations.svc]", '[rotations."' + "a." * 100 + '"]'),
+     "must be 1 to 64 letters"),
+    ("raw-key-as-rotation-name-with-a-bad-table",
+     f'[rotations."{CANARY_OLD}"]\nprovider = "antropic"\n', "rotation name looks like a raw key"),
+    ("raw-key-inside-a-rotation-name",
+     GOOD_ROTATION.replace("[rotations.svc]", f'[rotations."svc {CANARY_NEW}"]'), "rotation name"),
+    # Bounds: a probe flood, a timeout no answer can beat, a due date no date can hold.
+    ("interval-a-microsecond", "[defaults]\ninterval = 1e-6\ntimeout = 1e-7\n" + GOOD_ROTATION,
+     "defaults.interval: Input should be greater than or equal to 0.2"),
+    ("interval-below-bound", GOOD_ROTATION + "interval = 0.1\ntimeout = 0.05\n",
+     "rotations.svc.interval"),
+    ("timeout-below-bound", GOOD_ROTATION + "timeout = 0.01\n",
+     "rotations.svc.timeout: Input should be greater than or equal to 0.1"),
+    ("rotate-every-overflows", GOOD_ROTATION + 'rotate_every = "99999999w"\n',
+     "rotations.svc.rotate_every: must be at most 3650d"),
+    ("rotate-every-thousands-of-digits", GOOD_ROTATION + f'rotate_every = "{"9" * 5000}d"\n',
+     "rotations.svc.rotate_every: must be a positive duration"),
+    # tomllib recurses per level of nesting: the stack runs out long before 100,000.
+    ("toml-arrays-nested-100000-deep", "x = " + "[" * 100_000 + "]" * 100_000 + "\n",
+     "nested too deeply"),
+    ("toml-inline-tables-nested-500-deep", GOOD_ROTATION + "deployment = " + "{a=" * 500 + "1"
+     + "}" * 500 + "\n", "nested too deeply"),
 ]
 
 #: Cases also run through the real `keyturn` command.
 SUBPROCESS = {"toml-syntax", "unknown-rotation-key", "streak-zero", "timeout-equals-interval",
               "unknown-provider", "reference-bad-env-name", "raw-key-pasted-as-new",
               "raw-key-as-rotation-name", "deployment-ftp", "anthropic-base-url-with-v1",
-              "max-old-share-as-percent"}
+              "max-old-share-as-percent", "rotation-name-newline", "interval-a-microsecond",
+              "toml-arrays-nested-100000-deep"}
 
 
 def written_files(home: Path, config: Path) -> list[Path]:
@@ -206,6 +237,12 @@ def test_a_rotation_not_in_the_config(good: Path, capsys: pytest.CaptureFixture[
     [
         (["probe", CANARY_NEW], "no rotation named"),  # a key pasted as the rotation
         (["secret", "set", "svc", CANARY_NEW], "slot"),  # a key pasted as the slot
+        (["log", CANARY_OLD], "no rotation named 'sk-ant-…igAA'"),
+        (["secret", "set", CANARY_OLD, "old"], "rotation name looks like a raw key"),
+        (["secret", "set", "svc\n", "new"], "rotation name 'svc\\n' must be"),
+        (["secret", "set", "../svc", "new"], "rotation name '../svc' must be"),
+        (["--config", CANARY_NEW, "status"], "sk-ant-…xQBB: file not found"),
+        (["demo", "--headless", "--state-dir", CANARY_OLD], "looks like a raw key"),
         (["probe", "svc", "--jsn"], "--jsn"),
         (["watch", "svc", "--headless", "--timeout", "soon"], "--timeout"),
         (["watch", "svc", "--headless", "--timeout", "nan"], "positive number of seconds"),
@@ -216,8 +253,10 @@ def test_a_rotation_not_in_the_config(good: Path, capsys: pytest.CaptureFixture[
     ],
 )
 def test_bad_command_lines_get_one_line_and_exit_2(
-    argv: list[str], names: str, good: Path, capsys: pytest.CaptureFixture[str]
+    argv: list[str], names: str, good: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.chdir(good.parent)  # where a relative path made of a key would be created
     full = argv if argv == ["--config"] else ["--config", str(good), *argv]
     try:
         code = main(full)
@@ -228,6 +267,7 @@ def test_bad_command_lines_get_one_line_and_exit_2(
     line = one_line_of(err)
     assert names in line, line
     assert_no_canary(out, err)
+    assert not any(good.parent.glob("sk-*"))  # no file or directory named after a key
 
 
 def test_missing_config_file_is_named(isolated_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -261,3 +301,36 @@ def test_keyturn_config_env_points_at_a_missing_file(
     monkeypatch.setenv("KEYTURN_CONFIG", str(missing))
     assert main(["probe", "svc"]) == 2
     assert str(missing) in one_line_of(capsys.readouterr().err)
+
+
+def test_a_key_typed_as_the_rotation_of_secret_set_is_not_stored_nor_echoed(
+    good: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    memory_keyring,
+) -> None:
+    """`keyturn secret set <KEY> old` with the key also piped in: nothing is read, nothing
+    lands in the keychain under a name made of the key, and the key is not printed."""
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(CANARY_NEW + "\n"))
+    assert main(["--config", str(good), "secret", "set", CANARY_OLD, "old"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "never from the command line" in one_line_of(err)
+    assert memory_keyring.store == {}
+    assert_no_canary(out, err)
+
+
+def test_a_rotation_named_after_a_key_shows_in_no_command(
+    isolated_home: Path, capsys: pytest.CaptureFixture[str], env_keys: None
+) -> None:
+    """A table named after a key is refused by every command before anything is shown or
+    written: `status`, `status --json`, `log`, `probe`."""
+    config = isolated_home / "keyturn.toml"
+    config.write_text(GOOD_ROTATION + GOOD_ROTATION.replace("[rotations.svc]",
+                                                            f"[rotations.{CANARY_OLD}]"))
+    for command in (["status"], ["status", "--json"], ["log"], ["probe", "svc"]):
+        assert main(["--config", str(config), *command]) == 2, command
+        out, err = capsys.readouterr()
+        assert out == "" and "looks like a raw key" in one_line_of(err)
+        assert_no_canary(out, err)
+    assert written_files(isolated_home, config) == []

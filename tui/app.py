@@ -18,7 +18,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from providers.base import Provider
-from tui.engine.audit import AuditLog
+from tui.engine.audit import AuditLog, AuditWriteError
 from tui.engine.config import Config, Rotation
 from tui.engine.credentials import (
     CredentialError,
@@ -31,6 +31,7 @@ from tui.engine.credentials import (
 from tui.engine.lock import RotationBusy, RotationLock
 from tui.engine.rotation import Keys, RotationEngine, load_keys, provider_for
 from tui.engine.scheduler import Clock, LoopClock
+from tui.engine.state_dir import StateDirError
 from tui.screens.dashboard import DashboardScreen
 
 EXIT_INTERNAL = 4
@@ -161,7 +162,11 @@ def session_for(cfg: Config, name: str) -> Session:
     """Resolve a rotation's keys before the screen starts (prompts work; errors exit 2)."""
     rotation = cfg.rotation(name)
     keys = load_keys(rotation)
-    return Session(rotation, provider_for(rotation), keys, audit=AuditLog(cfg.state_dir),
+    audit = AuditLog(cfg.state_dir)
+    # As `revoke` and `watch --headless` do: a dashboard that could not record a revoke
+    # does not open (AuditWriteError: a symlink or a directory where the log goes).
+    audit.ensure_writable()
+    return Session(rotation, provider_for(rotation), keys, audit=audit,
                    lock=RotationLock(cfg.state_dir, rotation.name))
 
 
@@ -181,7 +186,7 @@ def run_dashboard(cfg: Config, rotation_name: str | None) -> int:
         try:
             session = session_for(cfg, chosen)
             session.lock.acquire()  # type: ignore[union-attr]
-        except (CredentialError, RotationBusy) as exc:
+        except (CredentialError, RotationBusy, AuditWriteError, StateDirError) as exc:
             # Back to the list with the reason, instead of ending the program.
             error = f"{chosen}: {exc}"
             continue

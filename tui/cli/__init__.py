@@ -211,7 +211,10 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
     name = getattr(args, "command_name", None) or "home"
     try:
         command = importlib.import_module(f"tui.cli.{name}")
-        return int(command.run(args) or 0)
+        from tui.cli.audit_read import audit_warnings_as_lines
+
+        with audit_warnings_as_lines():  # every reader of the audit log, one line each
+            return int(command.run(args) or 0)
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED
@@ -232,7 +235,12 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
         if isinstance(exc, RotationBusy):
             _err(str(exc))
             return 1
-        if isinstance(exc, (ConfigError, CredentialError)):
+        from tui.engine.audit import AuditWriteError
+        from tui.engine.state_dir import StateDirError
+
+        # A state dir keyturn will not use (a symlink in it, an unreadable log) is the
+        # config's problem to fix, like a bad state_dir: one line, exit 2.
+        if isinstance(exc, (ConfigError, CredentialError, StateDirError, AuditWriteError)):
             _err(str(exc))
             return EXIT_USAGE
         _err(f"internal error ({type(exc).__name__}); no key material is shown")

@@ -1,26 +1,19 @@
-"""Reading the audit log at the terminal: its torn-line warnings as `keyturn:` lines."""
+"""Reading the audit log at the terminal: its warnings as `keyturn: warning:` lines."""
 
 from __future__ import annotations
 
-import warnings
+from contextlib import AbstractContextManager
 from datetime import datetime
 
-from tui.cli.common import err
-from tui.engine.audit import TornLine
 
+def audit_warnings_as_lines() -> AbstractContextManager[None]:
+    """For a whole command (`tui.cli.main` wraps every one): each audit log warning (a
+    torn line skipped, a future date not believed) is one `keyturn: warning: ...` line
+    on stderr, at once and once, never a Python warning with a file name and line."""
+    from tui.cli.common import err
+    from tui.engine.audit import warnings_to
 
-class TornLineWarnings:
-    """Show the audit log's torn-line warnings as `keyturn: warning: ...` lines."""
-
-    def __enter__(self) -> None:
-        self._catcher = warnings.catch_warnings(record=True)
-        self._caught = self._catcher.__enter__()
-        warnings.simplefilter("always", TornLine)
-
-    def __exit__(self, *exc: object) -> None:
-        self._catcher.__exit__(*exc)
-        for warning in self._caught:
-            err(f"warning: {warning.message}")
+    return warnings_to(lambda text: err(f"warning: {text}"))
 
 
 def when(when: datetime | None) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tui.engine import config_file
-from tui.engine.audit import AuditLog
+from tui.engine.audit import AuditLog, AuditWriteError
 from tui.engine.config import Config, Rotation
 from tui.engine.credentials import redact
 from tui.engine.gate import Role, serving
@@ -87,11 +87,10 @@ def audit_for(cfg: Config) -> AuditLog:
     """
     audit = AuditLog(cfg.state_dir)
     try:
-        audit.dir.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(audit.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
-    except OSError as exc:
-        raise Fail(f"{cfg.path}: state_dir: cannot write the audit log {audit.path} "
-                   f"({type(exc).__name__}); set state_dir or KEYTURN_STATE_DIR", EXIT_USAGE) from None
+        audit.ensure_writable()  # never through a symlink: a dangling one gets no target
+    except AuditWriteError as exc:
+        raise Fail(f"{cfg.path}: state_dir: cannot write the audit log ({exc.reason}); "
+                   "set state_dir or KEYTURN_STATE_DIR", EXIT_USAGE) from None
     return audit
 
 

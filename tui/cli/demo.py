@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tui.cli.common import TerminalDecider, out, run_rotation
+from tui.cli.common import EXIT_USAGE, Fail, TerminalDecider, out, run_rotation
 from tui.engine.audit import AuditLog
+from tui.engine.credentials import looks_like_key
 from tui.engine.demo import build_demo
 from tui.engine.run import Outcome, RotationRun
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.state_dir and looks_like_key(Path(args.state_dir).name):
+        # A key pasted after --state-dir would become a directory name and be printed.
+        raise Fail("demo --state-dir: that looks like a raw key, not a directory; "
+                   "nothing was written", EXIT_USAGE)
     if not args.headless:
         from tui.app import run_demo
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from tui.cli.audit_read import TornLineWarnings
 from tui.cli.common import EXIT_OK, EXIT_USAGE, Fail, out
 from tui.engine import config_file
 from tui.engine.audit import AuditLog
+from tui.engine.credentials import redact_keylike
 
 LOG_FIELDS = ("old", "new", "method", "key_id", "request_id", "status", "phase", "probes", "detail")
 
@@ -16,11 +16,11 @@ LOG_FIELDS = ("old", "new", "method", "key_id", "request_id", "status", "phase",
 def run(args: argparse.Namespace) -> int:
     cfg = config_file.load(args.config)
     audit = AuditLog(cfg.state_dir)
-    with TornLineWarnings():
-        events = list(audit.events(args.rotation))
+    events = list(audit.events(args.rotation))
     if args.rotation and not events and args.rotation not in cfg.rotations:
         known = ", ".join(sorted(cfg.rotations)) or "none configured"
-        raise Fail(f"no rotation named {args.rotation!r} in {cfg.path} nor in {audit.path} "
+        shown = redact_keylike(repr(args.rotation))  # a key typed as the name is not echoed
+        raise Fail(f"no rotation named {shown} in {cfg.path} nor in {audit.path} "
                    f"(known: {known})", EXIT_USAGE)
     if args.json:
         for record in events:

@@ -6,7 +6,7 @@ import argparse
 import json
 from datetime import UTC, datetime
 
-from tui.cli.audit_read import TornLineWarnings, when
+from tui.cli.audit_read import when
 from tui.cli.common import EXIT_FAIL, EXIT_OK, out
 from tui.engine import config_file, lifecycle
 from tui.engine.audit import AuditLog
@@ -15,8 +15,7 @@ from tui.engine.audit import AuditLog
 def run(args: argparse.Namespace) -> int:
     cfg = config_file.load(args.config)
     now = datetime.now(UTC)
-    with TornLineWarnings():
-        rows = lifecycle.status_rows(cfg, now=now)
+    rows = lifecycle.status_rows(cfg, now=now)
     code = EXIT_FAIL if any(row.overdue for row in rows) else EXIT_OK
     if args.json:
         out(json.dumps({

@@ -5,7 +5,11 @@ earlier event intact. Every string in it is cleaned (providers.text.clean) on th
 in and again on the way out: a provider's text, or a log edited by hand, can never put
 an escape sequence on the terminal of whoever reads it with `keyturn log`. Reading
 skips a torn line (from an earlier crash), or any other line it cannot read, with a
-warning instead of failing.
+warning (an AuditWarning) instead of failing.
+
+The log is opened, to read or to write, only as a regular file and never through a
+symlink (tui/engine/state_dir.py says why); one that cannot be opened at all (a
+symlink, a directory, a FIFO, no permission) is a StateDirError naming it.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ import json
 import os
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from providers.text import clean
 from tui.engine.credentials import redact
+from tui.engine.state_dir import StateDirError, open_file
 
 LOG_NAME = "audit.jsonl"
 #: Longest string kept of any key or value, written or read.
@@ -58,13 +64,39 @@ class AuditWriteError(Exception):
     def __init__(self, path: Path, exc: OSError) -> None:
         self.path = path
         self.reason = f"{path}: {exc.strerror or type(exc).__name__}"
-        if exc.errno == errno.ELOOP:
-            self.reason = f"{path} is a symlink, which keyturn does not follow"
+        if isinstance(exc, StateDirError):
+            self.reason = str(exc)
         super().__init__(self.reason)
 
 
-class TornLine(UserWarning):
+class AuditWarning(UserWarning):
+    """Something in the audit log was skipped; every reader shows it as one line."""
+
+
+class TornLine(AuditWarning):
     """A line of the audit log could not be read (a crash mid-write, or damage)."""
+
+
+@contextmanager
+def warnings_to(sink: Callable[[str], None]) -> Iterator[None]:
+    """Within the block, each AuditWarning's text goes to `sink` (once per text, however
+    often the log is read) instead of Python's `file:line: Warning` output on stderr;
+    other warnings pass through. The CLI's sink prints a `keyturn: warning:` line, the
+    dashboard's writes its event log."""
+    with warnings.catch_warnings():  # restores the filters and showwarning on the way out
+        warnings.simplefilter("always", AuditWarning)
+        previous = warnings.showwarning
+        shown: set[str] = set()
+
+        def show(message, category, filename, lineno, file=None, line=None) -> None:
+            if not issubclass(category, AuditWarning):
+                previous(message, category, filename, lineno, file, line)
+            elif str(message) not in shown:
+                shown.add(str(message))
+                sink(str(message))
+
+        warnings.showwarning = show
+        yield
 
 
 class AuditLog:
@@ -91,13 +123,30 @@ class AuditLog:
             raise AuditWriteError(self.path, exc) from None
         return record
 
+    def ensure_writable(self) -> None:
+        """Create the log if it is missing and check that it can be appended to (never
+        through a symlink); AuditWriteError says why not. A run checks this first: a run
+        that could not record what it did must stop before probing, not mid-revoke."""
+        try:
+            os.close(self._open())
+        except OSError as exc:
+            raise AuditWriteError(self.path, exc) from None
+
+    def _open(self) -> int:
+        """The log opened to append (created if missing): a regular file, not a symlink."""
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)  # the state dir may be a symlink
+        except FileExistsError:
+            raise StateDirError(self.dir, "is not a directory", errno.ENOTDIR) from None
+        # A symlink planted where the log goes is refused, never written through.
+        return open_file(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+
     def _write(self, data: bytes) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        # O_NOFOLLOW: a symlink planted where the log goes is refused, never written through.
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        fd = self._open()
         try:
             # A torn tail from a crash must not swallow this record: start on a fresh line.
-            if os.fstat(fd).st_size and not self._ends_with_newline():
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
                 data = b"\n" + data
             written = os.write(fd, data)
             if written != len(data):
@@ -106,16 +155,18 @@ class AuditLog:
         finally:
             os.close(fd)
 
-    def _ends_with_newline(self) -> bool:
-        with open(self.path, "rb") as fh:
-            fh.seek(-1, os.SEEK_END)
-            return fh.read(1) == b"\n"
+    def _open_to_read(self):
+        """The log to read, or None when there is none yet; StateDirError when it cannot be
+        read (a symlink, not a regular file, no permission, the state dir a file)."""
+        try:
+            return os.fdopen(open_file(self.path, os.O_RDONLY), "rb")
+        except FileNotFoundError:
+            return None
 
     def events(self, rotation: str | None = None) -> Iterator[dict[str, Any]]:
         """Every readable event (of one rotation, when named), oldest first, cleaned."""
-        try:
-            fh = open(self.path, "rb")  # noqa: SIM115 (closed below)
-        except FileNotFoundError:
+        fh = self._open_to_read()
+        if fh is None:
             return
         with fh:
             number = 0

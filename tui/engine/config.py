@@ -12,10 +12,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.engine.credentials import default_reference, redact_keylike
+from providers.text import clean
+from tui.engine.credentials import default_reference, looks_like_key, redact_keylike
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
+#: A rotation name: it becomes part of file names in the state dir (the lock, reports)
+#: and of keychain names, so no slash, no `..` alone, no space or line break, at most 64
+#: characters. `\Z`, not `$`: `$` also matches before a trailing newline ("svc\n").
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+DURATION = re.compile(r"^\s*(\d{1,9})\s*([hdw])\s*\Z")
 DURATION_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
 #: Deployment requests per tick. At the default 2 s interval, 40 samples (20 requests a
 #: second) bring the count of NEW samples the default bound needs (845 in the first ten
@@ -31,6 +35,18 @@ MAX_OLD_SHARE = 0.01
 
 class ConfigError(Exception):
     """One line for the user: file, key, problem."""
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot name a rotation, in one line that never repeats a key-shaped
+    name (a key pasted where the name goes), or None when it can."""
+    if looks_like_key(name):
+        return "a rotation name looks like a raw key; name it after the service"
+    if not NAME.match(name):
+        shown = clean(redact_keylike(repr(name)), 48)
+        return (f"rotation name {shown} must be 1 to 64 letters, digits, '-', '_' or '.', "
+                "starting with a letter or digit (it names files in the state dir)")
+    return None
 
 
 def parse_duration(text: str) -> float:

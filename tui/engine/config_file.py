@@ -88,7 +88,8 @@ def load(explicit: str | os.PathLike[str] | None = None) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if explicit or os.environ.get("KEYTURN_CONFIG"):
-            raise ConfigError(f"{path}: file not found") from None
+            # A key pasted after --config is not echoed back.
+            raise ConfigError(f"{redact_keylike(str(path))}: file not found") from None
         return validate({}, path)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {type(exc).__name__}") from None
@@ -99,4 +100,11 @@ def load(explicit: str | os.PathLike[str] | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message carries line and column, never the offending value.
         raise ConfigError(f"{path}: (TOML syntax): {exc}") from None
-    return validate(data, path)
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables by recursion: a few hundred
+        # levels exhaust the stack. No config nests more than three.
+        raise ConfigError(f"{path}: (TOML syntax): arrays or tables nested too deeply") from None
+    try:
+        return validate(data, path)
+    except RecursionError:
+        raise ConfigError(f"{path}: a value is nested too deeply") from None

@@ -12,11 +12,21 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from providers import PROVIDER_NAMES
-from tui.engine.config import MAX_OLD_SHARE, MAX_SAMPLES, NAME, SAMPLES, parse_duration
-from tui.engine.credentials import check_reference, looks_like_key
+from tui.engine.config import MAX_OLD_SHARE, MAX_SAMPLES, SAMPLES, name_problem, parse_duration
+from tui.engine.credentials import check_reference
 
-Seconds = Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)]
+#: Seconds between probes of one target. At least 0.2 s: a rotation probes up to three
+#: targets, so at most 15 requests a second reach the provider and the deployment; a
+#: smaller interval (1e-6 was accepted) is thousands a second, a flood that gets the
+#: keys rate-limited and says nothing a streak at 0.2 s does not. At most an hour.
+Interval = Annotated[float, Field(ge=0.2, le=3600, allow_inf_nan=False)]
+#: Seconds one probe may take. At least 0.1 s: below that a TLS handshake cannot finish,
+#: every answer is a timeout and the gate can never open. Also below the interval.
+Timeout = Annotated[float, Field(ge=0.1, le=3600, allow_inf_nan=False)]
 Streak = Annotated[int, Field(ge=1, le=1000, strict=True)]
+#: The longest rotate_every: ten years. A longer one is no policy, and its due date
+#: would not fit in a date (status would fail computing it).
+ROTATE_EVERY_MAX = 3650 * 86400
 Policy = Literal["reset", "hold"]
 #: The provider names providers/__init__.py knows, and no others.
 ProviderName = Literal[PROVIDER_NAMES]  # type: ignore[valid-type]
@@ -40,8 +50,8 @@ class _Strict(BaseModel):
 
 
 class Defaults(_Strict):
-    interval: Seconds = 2.0
-    timeout: Seconds = 1.5
+    interval: Interval = 2.0
+    timeout: Timeout = 1.5
     streak: Streak = 5
     #: What an indeterminate result does to a streak: break it (reset) or leave it (hold).
     indeterminate: Policy = "reset"
@@ -86,8 +96,8 @@ class RotationConfig(_Strict):
     base_url: str | None = None
     project_id: str | None = None
     rotate_every: str | None = None
-    interval: Seconds | None = None
-    timeout: Seconds | None = None
+    interval: Interval | None = None
+    timeout: Timeout | None = None
     streak: Streak | None = None
     indeterminate: Policy | None = None
     samples: Samples | None = None
@@ -117,8 +127,8 @@ class RotationConfig(_Strict):
     @field_validator("rotate_every")
     @classmethod
     def _every(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
+        if value is not None and parse_duration(value) > ROTATE_EVERY_MAX:
+            raise ValueError("must be at most 3650d (ten years)")
         return value
 
 
@@ -128,13 +138,14 @@ class FileConfig(_Strict):
     #: Where the audit log and reports go (default: the user state dir).
     state_dir: str | None = None
 
-    @field_validator("rotations")
+    @field_validator("rotations", mode="before")
     @classmethod
-    def _names(cls, rotations: dict[str, RotationConfig]) -> dict[str, RotationConfig]:
-        for name in rotations:
-            if looks_like_key(name):
-                # A key pasted as a table name: refused, and never repeated.
-                raise ValueError("a rotation name looks like a raw key; name it after the service")
-            if not NAME.match(name):
-                raise ValueError(f"rotation name {name!r} must be letters, digits, '-', '_' or '.'")
+    def _names(cls, rotations: object) -> object:
+        # Before the tables are validated: a table named after a key is refused as that,
+        # not reported as `rotations.sk-…: provider missing`.
+        for name in rotations if isinstance(rotations, dict) else ():
+            # A key pasted as a table name is refused, and never repeated.
+            problem = name_problem(str(name))
+            if problem:
+                raise ValueError(problem)
         return rotations

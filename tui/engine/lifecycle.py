@@ -9,31 +9,53 @@ prompts: a `prompt` reference or a missing keychain shows as an unknown fingerpr
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tui.engine.audit import AuditLog
+from tui.engine.audit import AuditLog, AuditWarning
 from tui.engine.config import Config, Rotation
 from tui.engine.credentials import CredentialError, Reference, Secret, resolve
 from tui.engine.gate import CONFIDENCE, percent
 from tui.engine.history import FINISHED, ResumePoint, parse_time, resume_point
 from tui.engine.rotation import Keys, Phase, RotationEngine
+from tui.engine.state_dir import SYMLINK, StateDirError, open_file
 
 # -- times --------------------------------------------------------------------------
 
 
-def last_rotated(events: Iterable[dict[str, Any]]) -> datetime | None:
-    """When the newest finished rotation among `events` proved its old key dead."""
+#: How far past now a finished rotation may be dated and still count: clocks drift and
+#: get corrected. A later date (a clock set years ahead, a log edited to read 9999) is not
+#: believed: it would keep the rotation from ever coming due, and its due date would not
+#: fit in a date at all.
+CLOCK_SKEW = timedelta(days=1)
+
+
+def last_rotated(events: Iterable[dict[str, Any]], now: datetime | None = None) -> datetime | None:
+    """When the newest finished rotation among `events` proved its old key dead; given
+    `now`, a rotation dated more than CLOCK_SKEW after it does not count."""
     newest: datetime | None = None
     for record in events:
         if record.get("event") in FINISHED:
             when = parse_time(record.get("time"))
-            if when is not None and (newest is None or when > newest):
+            if when is None or (now is not None and when > now + CLOCK_SKEW):
+                continue
+            if newest is None or when > newest:
                 newest = when
     return newest
+
+
+def _warn_future(rotation: str, events: list[dict[str, Any]], now: datetime) -> None:
+    """Say (an AuditWarning: one line at the terminal) that a future date was not believed."""
+    for record in events:
+        when = parse_time(record.get("time")) if record.get("event") in FINISHED else None
+        if when is not None and when > now + CLOCK_SKEW:
+            warnings.warn(AuditWarning(
+                f"the audit log dates a finished rotation of {rotation} {record.get('time')}, "
+                "in the future: not counted (is a clock wrong?)"), stacklevel=3)
 
 
 def human_duration(span: timedelta | None) -> str:
@@ -123,7 +145,8 @@ def status_row(
 ) -> StatusRow:
     """The status of one rotation given its audit events (oldest first)."""
     now = now or datetime.now(UTC)
-    rotated = last_rotated(events)
+    _warn_future(rotation.name, events, now)
+    rotated = last_rotated(events, now)
     age = now - rotated if rotated is not None else None
     every = rotation.rotate_every_seconds
     due = rotated + timedelta(seconds=every) if rotated is not None and every else None
@@ -361,13 +384,15 @@ def write_report(
                                   probe_counts=probe_counts, request_ids=request_ids))
     finished = _last(picked, "done", "old_key_dead") or datetime.now(UTC)
     base = f"report-{rotation_name}-{finished.strftime('%Y%m%dT%H%M%SZ')}"
-    audit.dir.mkdir(parents=True, exist_ok=True)
+    audit.dir.mkdir(parents=True, exist_ok=True)  # the state dir itself may be a symlink
     path = audit.dir / f"{base}.md"
     n = 1
-    while path.exists():
+    while os.path.lexists(path):  # a dangling symlink too: it is never given a target
+        if os.path.islink(path):
+            raise StateDirError(path, SYMLINK)  # finish() says the report was not saved
         n += 1
         path = audit.dir / f"{base}-{n}.md"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = open_file(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()

@@ -4,6 +4,7 @@ The lock is an OS file lock (`flock`) on `<state dir>/locks/<rotation>.lock`, he
 the whole run and released on every exit — the kernel releases it when the process ends,
 however it ends, so a lock left by a dead process is never in the way. The file also
 says who holds it (pid, host, command, since when), so a second run can tell the user.
+Neither `locks/` nor the lock file is used through a symlink (tui/engine/state_dir.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import socket
 import sys
 import time
 from pathlib import Path
+
+from tui.engine.state_dir import make_dir, open_file
 
 try:
     import fcntl
@@ -36,8 +39,8 @@ class RotationLock:
         process that died is taken over: the kernel released its lock)."""
         if self._fd is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        make_dir(self.path.parent)  # StateDirError when `locks` is a symlink or a file
+        fd = open_file(self.path, os.O_RDWR | os.O_CREAT)
         if fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -26,6 +26,7 @@ from textual.timer import Timer
 from textual.widgets import Button
 
 from providers.results import ProbeResult
+from tui.engine.audit import warnings_to
 from tui.engine.credentials import CredentialError, Secret, redact
 from tui.engine.gate import GateState, Role
 from tui.engine.rotation import (
@@ -173,7 +174,10 @@ class DashboardScreen(Screen[None]):
                        f"{self.engine.rotation.interval:g}s")
         self.engine.listeners.append(self._on_engine_event)
         if self.state_dir is not None:
-            self.run.resume()
+            # What the audit log could not give (a torn line skipped) is said here: the
+            # terminal's stderr is not on screen while the dashboard runs.
+            with warnings_to(lambda text: self.log_event(f"warning: {text}", "warning")):
+                self.run.resume()
         self.redraw()
         self._ticker = self.set_interval(self.tick, self.on_tick)
         self.call_after_refresh(self.after_first_frame)

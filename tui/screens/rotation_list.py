@@ -13,8 +13,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
+from tui.engine.audit import warnings_to
 from tui.engine.config import Config
 from tui.engine.lifecycle import StatusRow, human_duration, status_rows
+from tui.engine.state_dir import StateDirError
 from tui.widgets.key_bar import KeyBar
 
 COLUMNS = ("rotation", "provider", "old key", "new key", "last rotated", "due", "state")
@@ -85,8 +87,20 @@ class RotationListScreen(Screen[str | None]):
     def load_rows(self) -> None:
         # Keychain look-ups can block (D-Bus); a thread keeps the screen responsive.
         now = self.now or datetime.now(UTC)
-        rows = status_rows(self.cfg, now)
+        said: list[str] = []
+        try:
+            with warnings_to(said.append):  # a torn line in the audit log, a future date
+                rows = status_rows(self.cfg, now)
+        except StateDirError as exc:  # the audit log cannot be read: say why, list nothing
+            self.app.call_from_thread(self.show_problem, str(exc))
+            return
         self.app.call_from_thread(self.show_rows, rows, now)
+        for text in said:
+            self.app.call_from_thread(self.notify, f"audit log: {text}", severity="warning",
+                                      markup=False, timeout=15)
+
+    def show_problem(self, text: str) -> None:
+        self.query_one("#list-hint", Static).update(Text(text, style="bold red"))
 
     def show_rows(self, rows: list[StatusRow], now: datetime) -> None:
         table = self.query_one(DataTable)
