@@ -18,7 +18,6 @@ from tui.engine.gate import (
     Track,
     error_budget,
     evaluate,
-    mix,
     percent,
     qualifies,
     samples_needed,
@@ -150,14 +149,6 @@ def test_old_key_streak_counts_rejections_only_when_verifying():
     assert not qualifies(Role.OLD, rejected, NEW_FP)
     assert qualifies(Role.OLD, rejected, NEW_FP, verifying=True)
     assert not qualifies(Role.OLD, result(Verdict.UNAVAILABLE), NEW_FP, verifying=True)
-
-
-def test_mix_counts_old_and_new_answers_of_the_deployment():
-    dep = Track(Role.DEPLOYMENT, 3)
-    feed(dep, Verdict.LIVE, Verdict.LIVE, fp=OLD_FP)
-    feed(dep, Verdict.LIVE, fp=NEW_FP)
-    feed(dep, Verdict.LIVE, fp=None)
-    assert mix(dep, OLD_FP, NEW_FP) == (2, 1, 1)
 
 
 # -- the bound on the share of traffic still on OLD -----------------------------------------

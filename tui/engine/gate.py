@@ -191,20 +191,6 @@ def with_old_key_state(gate: GateState, old: Track) -> GateState:
         return gate
     return GateState(False, (*gate.reasons, "the OLD key is already refused by the provider "
                                             "(revoked elsewhere?): nothing to revoke"))
-def mix(track: Track, old_fp: str | None, new_fp: str | None) -> tuple[int, int, int]:
-    """How many recent deployment answers reported OLD, NEW, and anything else."""
-    old = new = other = 0
-    for result in track.history:
-        fp = result.served_fingerprint
-        if fp is not None and fp == new_fp:
-            new += 1
-        elif fp is not None and fp == old_fp:
-            old += 1
-        else:
-            other += 1
-    return old, new, other
-
-
 # -- the bound on the share of traffic still on OLD --------------------------------------
 
 

@@ -393,11 +393,12 @@ class DashboardScreen(Screen[None]):
                 return "locked", "PAUSED", "probing paused · press p to resume; Revoke waits for fresh answers"
             if engine.gate.open:
                 evidence = engine.evidence
+                bounded = evidence is not None and evidence.needed > 0
                 return "open", "REVOKE UNLOCKED", (
                     f"new key live {engine.rotation.streak}× in a row"
-                    + (", deployment serving NEW" if engine.deployment else "")
-                    + (f" · {evidence.bound_text()}" if evidence and evidence.needed else "")
-                    + " · press r to revoke the old key")
+                    + (", deployment on NEW" if engine.deployment else "")
+                    + (f", {evidence.bound_text()}" if bounded else "")
+                    + (" · press r to revoke" if bounded else " · press r to revoke the old key"))
             return "locked", "REVOKE LOCKED", engine.gate.summary
         if phase is Phase.REVOKING:
             if engine.awaiting_console:
