@@ -430,7 +430,11 @@ class RotationEngine:
         return receipt
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        """Wait until `predicate()` holds (checked on every event) or `timeout` passes."""
+        """Wait until `predicate()` holds (checked on every event) or `timeout` passes.
+
+        The timeout runs on the engine's clock: with a FakeClock it passes when the test
+        moves the clock, not in real time.
+        """
         import asyncio
 
         flag = asyncio.Event()
@@ -440,15 +444,18 @@ class RotationEngine:
                 flag.set()
 
         self.listeners.append(check)
+        waits: list[asyncio.Future[object]] = []
         try:
             if predicate():
                 return True
-            await asyncio.wait_for(flag.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
+            waits = [asyncio.ensure_future(flag.wait()),
+                     asyncio.ensure_future(self.clock.sleep_until(self.clock.now() + timeout))]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            return flag.is_set()
         finally:
             self.listeners.remove(check)
+            for wait in waits:
+                wait.cancel()
 
     # -- plumbing -----------------------------------------------------------------
     def _emit(self, event: object) -> None:
