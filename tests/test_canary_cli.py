@@ -13,6 +13,7 @@ import json
 import signal
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from tests.support_canary import (
     CANARY_OLD,
     CANARY_OPENAI,
 )
-from tests.support_cli import Keyturn, Result
+from tests.support_cli import Keyturn, Result, ignores_sigint
 from tui.cli import main
 
 pytest_plugins = ["tests.server_fixtures"]
@@ -251,12 +252,31 @@ def test_a_crash_in_an_output_listener_in_a_subprocess(
     assert "Traceback" not in result.err
 
 
-def test_an_interrupt_mid_watch_leaks_nothing(anthropic_server: ProviderServer, kt: Keyturn) -> None:
+@pytest.fixture(params=["sigint-default", "sigint-ignored"])
+def runner_sigint(request: pytest.FixtureRequest) -> Iterator[str]:
+    """pytest as started at a terminal, and as a background job, under nohup or by a CI
+    runner: with SIGINT ignored, which every child it starts would inherit."""
+    if request.param == "sigint-default":
+        yield request.param
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield request.param
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_an_interrupt_mid_watch_leaks_nothing(
+    anthropic_server: ProviderServer, kt: Keyturn, runner_sigint: str
+) -> None:
     rotation(anthropic_server, kt, serving=CANARY_OLD)
     proc = kt.popen("watch", "svc", "--headless", "--timeout", "30")
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # probing has started
+        # A Ctrl-C at a terminal reaches a command that handles it; an ignored SIGINT
+        # would leave this test waiting out the whole watch.
+        assert ignores_sigint(proc.pid) in (False, None)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=15)
     finally:
