@@ -153,7 +153,10 @@ class _Handler(socketserver.BaseRequestHandler):
                 request = _read_request(reader)
                 if request is None:
                     return
-                keep = owner._answer(conn, sock, request)
+                try:
+                    keep = owner._answer(conn, sock, request)
+                finally:
+                    owner._done_with_one()
                 if not keep:
                     return
         except (OSError, ValueError):
@@ -217,6 +220,9 @@ class ProviderServer:
         self._ids = 0
         self._rid = 0
         self._lock = threading.Lock()
+        #: Requests the server is done with: answered, or given up on (a fault, a reset).
+        self.finished = 0
+        self._finished_changed = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._open: dict[int, socket.socket] = {}
         self._tcp = _TCPServer(self)
@@ -294,6 +300,18 @@ class ProviderServer:
                 self._always[route] = action
 
     # -- what tests look at ------------------------------------------------------------
+    def wait_finished(self, count: int, timeout: float = 10.0) -> bool:
+        """Block until the server is done with `count` requests in all (answered, or given
+        up on); False after `timeout` real seconds. From a test's event loop:
+        `await asyncio.to_thread(server.wait_finished, n)`."""
+        with self._finished_changed:
+            return self._finished_changed.wait_for(lambda: self.finished >= count, timeout)
+
+    def _done_with_one(self) -> None:
+        with self._finished_changed:
+            self.finished += 1
+            self._finished_changed.notify_all()
+
     def hits(self, route: str | None = None) -> list[Recorded]:
         with self._lock:
             return [r for r in self.requests if route is None or r.route == route]

@@ -156,7 +156,8 @@ async def test_a_body_of_many_megabytes_is_read_only_up_to_the_cap(server: Provi
     assert result.verdict is Verdict.UNEXPECTED  # a cut-off body is not a model list
     assert seen == [BODY_CAP]
     assert elapsed < 1.5
-    await asyncio.sleep(0.05)  # let the server thread notice the closed socket
+    # The server thread stops sending when it notices the closed socket.
+    assert await asyncio.to_thread(server.wait_finished, len(server.hits()))
     assert server.huge_bytes_sent < server.huge_size // 4  # the rest was never downloaded
 
 
@@ -469,8 +470,8 @@ async def test_an_unanswered_admin_write_says_its_outcome_is_unknown(server: Pro
         assert found.id == old.id
         with pytest.raises(AdminError, match="may or may not have been made"):
             await provider.deactivate(client, Secret(CANARY_ADMIN), found.id, 0.3)
-    await asyncio.sleep(0.6)
     # Which is why: the provider did make the change after keyturn stopped waiting.
+    assert await asyncio.to_thread(server.wait_finished, len(server.hits()))
     assert old.status in ("inactive", "deleted")
 
 
