@@ -727,8 +727,13 @@ def running(flavour: str = ANTHROPIC, tls: ssl.SSLContext | None = None) -> Iter
         server.stop()
 
 
-def closed_port() -> int:
-    """A port on 127.0.0.1 with nothing listening (bound, then released)."""
+@contextlib.contextmanager
+def closed_port() -> Iterator[int]:
+    """A port on 127.0.0.1 where a connection is refused, for as long as the block lasts.
+
+    It stays bound without listening: nothing else (another test running beside this one,
+    under pytest-xdist) can take the port and answer on it.
+    """
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        yield s.getsockname()[1]

@@ -68,7 +68,8 @@ async def probe(server: ProviderServer, timeout: float = 1.0) -> tuple[ProbeResu
 
 
 async def test_connection_refused(server: ProviderServer) -> None:
-    result, elapsed = await probe_at(server.flavour, f"http://127.0.0.1:{closed_port()}", KEY[server.flavour])
+    with closed_port() as port:
+        result, elapsed = await probe_at(server.flavour, f"http://127.0.0.1:{port}", KEY[server.flavour])
     assert result.verdict is Verdict.UNREACHABLE
     assert "connection failed" in result.detail
     assert elapsed < 1.0
