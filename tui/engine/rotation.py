@@ -95,6 +95,8 @@ def load_keys(rotation: Rotation, prompt: Callable[[str], str] | None = None) ->
 
 def open_client(provider: Provider) -> httpx.AsyncClient:
     """The one HTTP client of a run: connections are reused for every probe."""
+    if provider.transport is None:
+        _load_network_backend()
     return httpx.AsyncClient(
         transport=provider.transport,
         follow_redirects=False,
@@ -102,6 +104,18 @@ def open_client(provider: Provider) -> httpx.AsyncClient:
         timeout=httpx.Timeout(10.0),
         headers={"user-agent": "keyturn/0.1"},
     )
+
+
+def _load_network_backend() -> None:
+    """Load now what the first request would load inside its own deadline: httpcore's
+    anyio backend (~20 ms of imports, several times that on a loaded machine). The first
+    probe's latency and timeout then measure the network, as every later probe's do."""
+    import anyio.lowlevel
+
+    try:
+        anyio.lowlevel.current_token()  # imports the running event loop's backend
+    except Exception:  # no running event loop: the first request loads it after all
+        pass
 
 
 @dataclass
