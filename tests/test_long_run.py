@@ -68,7 +68,7 @@ class Models(BaseHTTPRequestHandler):
 async def test_one_shared_client_reuses_connections_for_every_probe():
     Counting.connections = 0
     server = Counting(("127.0.0.1", 0), Models)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
     try:
         provider = AnthropicProvider(base_url=f"http://127.0.0.1:{server.server_address[1]}")
         rotation = Rotation(
