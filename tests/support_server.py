@@ -97,27 +97,33 @@ class Run:
         return await self.engine.wait_until(predicate, timeout)
 
     async def advance(self, seconds: float, until: Callable[[], bool] | None = None) -> bool:
-        """HttpFakeClock runs: move the clock `seconds` forward, tick by tick (ticks sit on
-        multiples of the probe interval from 0), each tick's probes answered before the next.
+        """HttpFakeClock runs: `advance_engine` (below) on this run's engine."""
+        return await advance_engine(self.engine, seconds, until)
 
-        Probes then take no fake time at all. With `until`, stop at the first tick after
-        which `until()` holds, and say whether it did.
-        """
-        clock = self.engine.clock
-        assert isinstance(clock, HttpFakeClock), "advance() needs engine_on(..., clock=HttpFakeClock())"
-        interval = self.engine.rotation.interval
-        end = clock.now() + seconds
-        tick = math.floor(clock.now() / interval + 1e-6) + 1
-        while True:
-            if until is not None and until():
-                return True
-            # Just past the tick: a due time of k * interval is never a rounding error late.
-            at = min(tick * interval + 1e-6, end)
-            await clock.advance(max(0.0, at - clock.now()))
-            await clock.until_sleeping(len(self.engine.scheduler.tasks))
-            tick += 1
-            if at >= end:
-                return until is None or until()
+
+async def advance_engine(engine: RotationEngine, seconds: float,
+                         until: Callable[[], bool] | None = None) -> bool:
+    """Move the HttpFakeClock of a started engine `seconds` forward, tick by tick (ticks
+    sit on multiples of the probe interval from 0), each tick's probes answered (real
+    HTTP) before the next: probes then take no fake time at all.
+
+    With `until`, stop at the first tick after which `until()` holds, and say whether it did.
+    """
+    clock = engine.clock
+    assert isinstance(clock, HttpFakeClock), "advance needs an engine on an HttpFakeClock"
+    interval = engine.rotation.interval
+    end = clock.now() + seconds
+    tick = math.floor(clock.now() / interval + 1e-6) + 1
+    while True:
+        if until is not None and until():
+            return True
+        # Just past the tick: a due time of k * interval is never a rounding error late.
+        at = min(tick * interval + 1e-6, end)
+        await clock.advance(max(0.0, at - clock.now()))
+        await clock.until_sleeping(len(engine.scheduler.tasks))
+        tick += 1
+        if at >= end:
+            return until is None or until()
 
 
 @contextlib.asynccontextmanager
