@@ -397,8 +397,8 @@ async def test_server_error_bursts_never_confirm_a_revocation(server: ProviderSe
     server.admin_key = CANARY_ADMIN
     server.retry_after = "0.05"
     server.slow_seconds = 0.5
-    async with engine_on(server, old, new, admin=CANARY_ADMIN, interval=0.1, timeout=0.3,
-                         streak=3) as run:
+    async with engine_on(server, old, new, admin=CANARY_ADMIN, clock=HttpFakeClock(),
+                         interval=0.1, timeout=0.3, streak=3) as run:
         assert await run.until(lambda: run.engine.can_revoke, 5.0)
         # The burst hits only the old key's probes, from the moment it is revoked.
         burst = list(BURST)
@@ -430,7 +430,8 @@ async def test_a_burst_keeps_the_gate_shut_then_it_rebuilds(server: ProviderServ
     server.add_key(old)
     server.add_key(new)
     server.serving = new
-    async with engine_on(server, old, new, interval=0.05, timeout=SURE, streak=3) as run:
+    async with engine_on(server, old, new, clock=HttpFakeClock(), interval=0.05, timeout=SURE,
+                         streak=3) as run:
         assert await run.until(lambda: run.engine.gate.open, 5.0)
         server.script("deployment", *[Reply(503, {}, b'{"ok": false, "status": %d}' % status)] * 4)
         assert await run.until(lambda: not run.engine.gate.open, 2.0)
