@@ -10,6 +10,7 @@ of them. `Keyturn.run` does the search for subprocess runs; in-process runs sear
 from __future__ import annotations
 
 import json
+import os
 import signal
 import textwrap
 import time
@@ -218,7 +219,9 @@ def run_with_crash(kt: Keyturn, where: str, *args: str, timeout: float = 30) -> 
     hook.mkdir(exist_ok=True)
     (hook / "sitecustomize.py").write_text(HOOK, encoding="utf-8")
     env = kt.env()
-    env["PYTHONPATH"] = str(hook)
+    # The hook first; then whatever PYTHONPATH says where keyturn is (a checkout other
+    # than the installed one).
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hook), env.get("PYTHONPATH")]))
     env["KT_CRASH"] = where
     result = kt.run(*args, env=env, timeout=timeout)
     return result
