@@ -61,6 +61,11 @@ FAULTS = (
 )
 
 
+#: How often the accept loop checks for stop(): stop() waits up to this long, once per
+#: server (a few hundred tests start one). 100 wake-ups a second cost nothing measurable.
+POLL = 0.01
+
+
 def fingerprint(raw: str) -> str:
     """The project's fingerprint, recomputed here so the server does not import keyturn."""
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:12]
@@ -159,7 +164,10 @@ class _Handler(socketserver.BaseRequestHandler):
                 request = _read_request(reader)
                 if request is None:
                     return
-                keep = owner._answer(conn, sock, request)
+                try:
+                    keep = owner._answer(conn, sock, request)
+                finally:
+                    owner._done_with_one()
                 if not keep:
                     return
         except (OSError, ValueError):
@@ -228,12 +236,15 @@ class ProviderServer:
         self._ids = 0
         self._rid = 0
         self._lock = threading.Lock()
+        #: Requests the server is done with: answered, or given up on (a fault, a reset).
+        self.finished = 0
+        self._finished_changed = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._open: dict[int, socket.socket] = {}
         self._tcp = _TCPServer(self)
         self.port = self._tcp.server_address[1]
         self._thread = threading.Thread(
-            target=self._tcp.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=self._tcp.serve_forever, kwargs={"poll_interval": POLL}, daemon=True
         )
 
     # -- lifecycle ------------------------------------------------------------------
@@ -309,6 +320,18 @@ class ProviderServer:
                 self._always[route] = action
 
     # -- what tests look at ------------------------------------------------------------
+    def wait_finished(self, count: int, timeout: float = 10.0) -> bool:
+        """Block until the server is done with `count` requests in all (answered, or given
+        up on); False after `timeout` real seconds. From a test's event loop:
+        `await asyncio.to_thread(server.wait_finished, n)`."""
+        with self._finished_changed:
+            return self._finished_changed.wait_for(lambda: self.finished >= count, timeout)
+
+    def _done_with_one(self) -> None:
+        with self._finished_changed:
+            self.finished += 1
+            self._finished_changed.notify_all()
+
     def hits(self, route: str | None = None) -> list[Recorded]:
         with self._lock:
             return [r for r in self.requests if route is None or r.route == route]
@@ -738,8 +761,13 @@ def running(flavour: str = ANTHROPIC, tls: ssl.SSLContext | None = None) -> Iter
         server.stop()
 
 
-def closed_port() -> int:
-    """A port on 127.0.0.1 with nothing listening (bound, then released)."""
+@contextlib.contextmanager
+def closed_port() -> Iterator[int]:
+    """A port on 127.0.0.1 where a connection is refused, for as long as the block lasts.
+
+    It stays bound without listening: nothing else (another test running beside this one,
+    under pytest-xdist) can take the port and answer on it.
+    """
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        yield s.getsockname()[1]

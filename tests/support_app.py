@@ -86,13 +86,21 @@ def demo_app(clock: FakeClock, demo, *, tick: float = 3600.0) -> KeyturnApp:
     return KeyturnApp(session, tick=tick)
 
 
+def ended(app) -> bool:
+    """The app crashed or is closing: it will never start an engine it has not started."""
+    return app._exception is not None or app._closing or app._closed or not app.is_running
+
+
 async def started(pilot) -> None:
     """Wait until the dashboard has started its engine: it does so after its first frame,
     which Textual paints on its own (real-time) refresh timer, a frame or two after start.
-    Waits on that event, not for a fixed time; the FakeClock must not move before it."""
-    engine = getattr(pilot.app, "engine", None)
+    Waits on that event, not for a fixed time; the FakeClock must not move before it.
+    A dashboard that crashed (or exited) before its first frame never starts its engine:
+    that ends the wait too, and the crash surfaces from `run_test` as it should."""
+    app = pilot.app
+    engine = getattr(app, "engine", None)
     for _ in range(2000):
-        if engine is None or engine.started:
+        if engine is None or engine.started or ended(app):
             return
         await pilot.pause()
     raise AssertionError("the dashboard never started its engine")

@@ -7,11 +7,15 @@ character piece of them, so each CLI test is also a canary test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +46,39 @@ def toml_value(value: object) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@contextlib.contextmanager
+def sigint_as_in_a_terminal() -> Iterator[None]:
+    """Start children with SIGINT at its default, as a command typed at a terminal has it.
+
+    A child inherits an *ignored* SIGINT: pytest started as a background job of a script,
+    under nohup or by some CI runners has SIGINT ignored, and so would every `keyturn` it
+    starts; such a process rightly ignores Ctrl-C (asyncio.run then installs no handler),
+    and a test that interrupts it waits for nothing. A handled SIGINT is reset to the
+    default on exec, so handling it in this process while the child starts is enough.
+    """
+    if (signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+            or threading.current_thread() is not threading.main_thread()):
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def ignores_sigint(pid: int) -> bool | None:
+    """Whether process `pid` ignores SIGINT (Linux /proc); None where that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("SigIgn:"):
+                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    except OSError:
+        return None
+    return None
 
 
 @dataclass
@@ -118,9 +155,12 @@ class Keyturn:
         return result
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
+        """A running `keyturn ARGS`, interruptible with SIGINT as at a terminal."""
         argv = [KEYTURN, "--config", str(self.config), *args]
-        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL, text=True, env=self.env(), cwd=self.home)
+        with sigint_as_in_a_terminal():
+            return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    stdin=subprocess.DEVNULL, text=True, env=self.env(),
+                                    cwd=self.home)
 
     def check_no_canary(self, result: Result) -> None:
         """Search the output and every file keyturn wrote (the test's own config aside)."""

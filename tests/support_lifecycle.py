@@ -85,7 +85,9 @@ class LoopbackProvider:
         self.server.daemon_threads = True
         # A killed keyturn resets its connections: expected here, not worth a traceback.
         self.server.handle_error = lambda *args: None  # type: ignore[method-assign]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # Polled often: shutdown() waits for the next poll (the default, 0.5 s, per test).
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.01}, daemon=True)
 
     @property
     def url(self) -> str:

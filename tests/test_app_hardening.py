@@ -8,6 +8,7 @@ real faults runs against the loopback provider server on the real clock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -209,9 +210,29 @@ def loopback_config(tmp_path: Path, server: ProviderServer):
     return config_file.load(path)
 
 
+async def next_engine_event(pilot, deadline: float) -> None:
+    """Wait for the engine's next event (a probe answers every interval; real clock) or
+    the deadline, then let the screen handle what the event posted."""
+    fired = asyncio.Event()
+
+    def listener(_event: object) -> None:
+        fired.set()
+
+    engine = pilot.app.engine
+    engine.listeners.append(listener)
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(fired.wait(), max(0.0, deadline - time.monotonic()))
+    finally:
+        engine.listeners.remove(listener)
+    await settle(pilot)
+
+
 async def real_wait(pilot, predicate, timeout: float = 20.0) -> None:
-    """Poll a condition on the real clock (the loopback probes run on it)."""
+    """Wait until a condition on the dashboard holds, re-checked after each engine event
+    has reached the screen (the loopback probes run on the real clock)."""
     deadline = time.monotonic() + timeout
+    await settle(pilot)
     while not predicate():
         if time.monotonic() > deadline:
             engine = pilot.app.engine
@@ -220,8 +241,7 @@ async def real_wait(pilot, predicate, timeout: float = 20.0) -> None:
             raise AssertionError(f"not met in {timeout}s: screen {pilot.app.screen}, phase "
                                  f"{engine.phase}, gate {engine.gate.summary}, tracks {tracks}, "
                                  f"log {log_text(pilot.app)[-1500:]!r}")
-        await asyncio.sleep(0.03)
-    await settle(pilot)
+        await next_engine_event(pilot, deadline)
 
 
 #: Every fault the loopback server can answer with, and words of the detail the card shows.
@@ -259,7 +279,7 @@ async def serve_every_fault(pilot, server: ProviderServer, route: str, faults: d
         elif time.monotonic() - drained_at > 1.0:  # answered, but not shown: serve again
             server.script(route, *missing)
             drained_at = None
-        await asyncio.sleep(0.03)
+        await next_engine_event(pilot, deadline)
 
 
 async def test_the_canaries_never_leak_from_the_dashboard_through_faults_and_a_whole_rotation(

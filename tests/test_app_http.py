@@ -7,8 +7,6 @@ Start to done from the keyboard: the deployment switches to the NEW key, the gat
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
 import pytest
@@ -24,11 +22,16 @@ from tui.widgets.event_log import EventLog
 
 
 async def wait_until(pilot, predicate, timeout: float = 15.0) -> None:
-    """Poll a condition on the real clock (the probes run on it) up to `timeout`."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
+    """Wait until a condition on the engine holds (checked on every engine event; the
+    probes run on the real clock) up to `timeout`, then let the screen catch up."""
+    assert await pilot.app.engine.wait_until(predicate, timeout), "condition not met in time"
+    await settle(pilot)
+
+
+async def reported(pilot) -> None:
+    """Done: the dashboard writes the report in a worker thread, which logs its path."""
+    await settle(pilot)  # the `done` phase message handled: the worker is started
+    await pilot.app.workers.wait_for_complete()
     await settle(pilot)
 
 
@@ -75,7 +78,8 @@ async def test_dashboard_rotates_over_real_http(tmp_path, server):
         await pilot.press("y")
         await wait_until(pilot, lambda: app.engine.phase is Phase.DONE)
         assert len(server.admin_writes()) == 1
-        await wait_until(pilot, lambda: "report: " in log_text(app))
+        await reported(pilot)
+        assert "report: " in log_text(app)
         screen_svg = app.export_screenshot()
         log = log_text(app)
     assert "DONE" in screen_svg

@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from tests.support_canary import (
     CANARY_OLD,
     CANARY_OPENAI,
 )
-from tests.support_cli import Keyturn, Result, _main, in_process
+from tests.support_cli import Keyturn, Result, _main, ignores_sigint, in_process
 
 pytest_plugins = ["tests.server_fixtures"]
 
@@ -204,8 +205,9 @@ def run_with_crash(kt: Keyturn, where: str, *args: str, timeout: float = 30) -> 
     hook.mkdir(exist_ok=True)
     (hook / "sitecustomize.py").write_text(HOOK, encoding="utf-8")
     env = kt.env()
-    # The hook first, then whatever PYTHONPATH the suite runs with (a worktree's own copy).
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(hook), env.get("PYTHONPATH")) if p)
+    # The hook first; then whatever PYTHONPATH says where keyturn is (a checkout other
+    # than the installed one).
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hook), env.get("PYTHONPATH")]))
     env["KT_CRASH"] = where
     result = kt.run(*args, env=env, timeout=timeout)
     return result
@@ -239,12 +241,31 @@ def test_a_crash_in_an_output_listener_in_a_subprocess(
     assert "Traceback" not in result.err
 
 
-def test_an_interrupt_mid_watch_leaks_nothing(anthropic_server: ProviderServer, kt: Keyturn) -> None:
+@pytest.fixture(params=["sigint-default", "sigint-ignored"])
+def runner_sigint(request: pytest.FixtureRequest) -> Iterator[str]:
+    """pytest as started at a terminal, and as a background job, under nohup or by a CI
+    runner: with SIGINT ignored, which every child it starts would inherit."""
+    if request.param == "sigint-default":
+        yield request.param
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield request.param
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_an_interrupt_mid_watch_leaks_nothing(
+    anthropic_server: ProviderServer, kt: Keyturn, runner_sigint: str
+) -> None:
     rotation(anthropic_server, kt, serving=CANARY_OLD)
     proc = kt.popen("watch", "svc", "--headless", "--timeout", "30")
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # probing has started
+        # A Ctrl-C at a terminal reaches a command that handles it; an ignored SIGINT
+        # would leave this test waiting out the whole watch.
+        assert ignores_sigint(proc.pid) in (False, None)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=15)
     finally:

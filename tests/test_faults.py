@@ -38,7 +38,7 @@ from tests.support_canary import (
     CANARY_OPENAI,
     assert_no_canary,
 )
-from tests.support_server import SURE, engine_on, gaps
+from tests.support_server import SURE, HttpFakeClock, engine_on, gaps
 from tui.engine.credentials import Secret
 from tui.engine.gate import Role
 from tui.engine.rotation import Phase, open_client
@@ -70,7 +70,8 @@ async def probe(server: ProviderServer, timeout: float = 1.0) -> tuple[ProbeResu
 
 
 async def test_connection_refused(server: ProviderServer) -> None:
-    result, elapsed = await probe_at(server.flavour, f"http://127.0.0.1:{closed_port()}", KEY[server.flavour])
+    with closed_port() as port:
+        result, elapsed = await probe_at(server.flavour, f"http://127.0.0.1:{port}", KEY[server.flavour])
     assert result.verdict is Verdict.UNREACHABLE
     assert "connection failed" in result.detail
     assert elapsed < 1.0
@@ -158,7 +159,8 @@ async def test_a_body_of_many_megabytes_is_read_only_up_to_the_cap(server: Provi
     assert result.verdict is Verdict.UNEXPECTED  # a cut-off body is not a model list
     assert seen == [BODY_CAP]
     assert elapsed < 1.5
-    await asyncio.sleep(0.05)  # let the server thread notice the closed socket
+    # The server thread stops sending when it notices the closed socket.
+    assert await asyncio.to_thread(server.wait_finished, len(server.hits()))
     assert server.huge_bytes_sent < server.huge_size // 4  # the rest was never downloaded
 
 
@@ -306,7 +308,8 @@ async def test_admin_calls_have_an_overall_deadline(server: ProviderServer) -> N
 
 
 async def test_429_storm_with_retry_after_30_gets_one_request_per_window(server: ProviderServer) -> None:
-    """Real clock, interval 50 ms: the throttled key is asked once; the others keep going."""
+    """Interval 50 ms (fake clock, real HTTP): the throttled key is asked once; the others
+    keep going."""
     old, new = (CANARY_OLD, CANARY_NEW) if server.flavour == ANTHROPIC else (CANARY_OPENAI, CANARY_NEW)
     server.add_key(old)
     server.add_key(new)
@@ -314,8 +317,9 @@ async def test_429_storm_with_retry_after_30_gets_one_request_per_window(server:
     server.retry_after = "30"
     server.always("models", lambda req: 429 if new in req.headers.get("x-api-key", "") +
                   req.headers.get("authorization", "") else None)
-    async with engine_on(server, old, new, interval=0.05, timeout=SURE) as run:
-        await run.sleep(1.5)
+    async with engine_on(server, old, new, clock=HttpFakeClock(), interval=0.05,
+                         timeout=SURE) as run:
+        await run.advance(1.5)
         throttled = run.probed(Role.NEW)
         steady = run.probed(Role.OLD)
     assert [p.result.verdict for p in throttled] == [Verdict.THROTTLED]
@@ -355,9 +359,10 @@ async def test_429_without_retry_after_backs_off_exponentially(server: ProviderS
     server.retry_after = None
     server.always("models", 429)
     old = KEY[server.flavour]
-    async with engine_on(server, old, None, deployment=False, interval=0.05, timeout=SURE) as run:
-        await run.sleep(1.6)
-        times = [p.result.at for p in run.probed(Role.OLD)]
+    async with engine_on(server, old, None, clock=HttpFakeClock(), deployment=False,
+                         interval=0.05, timeout=SURE) as run:
+        await run.advance(1.6)
+        times = run.probe_times(Role.OLD)
     # 50 ms cadence would be ~32 probes; doubling waits (0.1, 0.2, 0.4, 0.8 s) allow ~5.
     assert 3 <= len(times) <= 6
     # The n-th wait is at least interval * 2**n (ticks round it up to the cadence).
@@ -368,10 +373,12 @@ async def test_429_without_retry_after_backs_off_exponentially(server: ProviderS
 async def test_short_retry_after_is_honoured_exactly(server: ProviderServer) -> None:
     server.retry_after = "0.4"
     server.always("models", 429)
-    async with engine_on(server, KEY[server.flavour], None, deployment=False,
-                         interval=0.05, timeout=SURE) as run:
-        await run.sleep(1.5)
-        times = [r.at for r in server.hits("models")]
+    async with engine_on(server, KEY[server.flavour], None, clock=HttpFakeClock(),
+                         deployment=False, interval=0.05, timeout=SURE) as run:
+        await run.advance(1.5)
+        times = run.probe_times(Role.OLD)  # when each request went out (a probe: one request)
+        asked = server.hits("models")
+    assert len(asked) == len(times)
     assert 3 <= len(times) <= 5  # ~1.5 / 0.4 + 1, not 30
     assert min(gaps(times)) >= 0.4 - 0.02
 
@@ -392,8 +399,8 @@ async def test_server_error_bursts_never_confirm_a_revocation(server: ProviderSe
     server.admin_key = CANARY_ADMIN
     server.retry_after = "0.05"
     server.slow_seconds = 0.5
-    async with engine_on(server, old, new, admin=CANARY_ADMIN, interval=0.1, timeout=0.3,
-                         streak=3) as run:
+    async with engine_on(server, old, new, admin=CANARY_ADMIN, clock=HttpFakeClock(),
+                         interval=0.1, timeout=0.3, streak=3) as run:
         assert await run.until(lambda: run.engine.can_revoke, 5.0)
         # The burst hits only the old key's probes, from the moment it is revoked.
         burst = list(BURST)
@@ -425,7 +432,8 @@ async def test_a_burst_keeps_the_gate_shut_then_it_rebuilds(server: ProviderServ
     server.add_key(old)
     server.add_key(new)
     server.serving = new
-    async with engine_on(server, old, new, interval=0.05, timeout=SURE, streak=3) as run:
+    async with engine_on(server, old, new, clock=HttpFakeClock(), interval=0.05, timeout=SURE,
+                         streak=3) as run:
         assert await run.until(lambda: run.engine.gate.open, 5.0)
         server.script("deployment", *[Reply(503, {}, b'{"ok": false, "status": %d}' % status)] * 4)
         assert await run.until(lambda: not run.engine.gate.open, 2.0)
@@ -466,8 +474,8 @@ async def test_an_unanswered_admin_write_says_its_outcome_is_unknown(server: Pro
         assert found.id == old.id
         with pytest.raises(AdminError, match="may or may not have been made"):
             await provider.deactivate(client, Secret(CANARY_ADMIN), found.id, 0.3)
-    await asyncio.sleep(0.6)
     # Which is why: the provider did make the change after keyturn stopped waiting.
+    assert await asyncio.to_thread(server.wait_finished, len(server.hits()))
     assert old.status in ("inactive", "deleted")
 
 
@@ -496,8 +504,9 @@ async def test_a_rate_limited_deployment_is_throttled_and_backed_off(server: Pro
                                                          "content-type": "text/html"},
                                                    b"<html>Too Many Requests</html>"))
     server.add_key(CANARY_OLD)
-    async with engine_on(server, CANARY_OLD, None, interval=0.05, timeout=SURE) as run:
-        await run.sleep(1.2)
+    async with engine_on(server, CANARY_OLD, None, clock=HttpFakeClock(), interval=0.05,
+                         timeout=SURE) as run:
+        await run.advance(1.2)
         deployed = [p.result for p in run.probed(Role.DEPLOYMENT)]
     assert deployed and all(r.verdict is Verdict.THROTTLED for r in deployed)
     assert deployed[0].retry_after == 0.5

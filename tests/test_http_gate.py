@@ -1,7 +1,8 @@
 """The gate through the real HTTP path: engine, shared client, loopback provider + deployment.
 
-Short real intervals (50 ms) instead of a fake clock: these tests are about the wire,
-the deployment contract and the gate together, not about time.
+These tests are about the wire, the deployment contract and the gate together, not about
+time: every probe goes over real HTTP, while the 50 ms cadence runs on an HttpFakeClock
+(each tick's probes answered before the next tick), so no test waits for idle ticks.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 from providers.results import Verdict
 from tests.provider_server import ProviderServer, Reply, fingerprint
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD
-from tests.support_server import engine_on
+from tests.support_server import HttpFakeClock, engine_on
 from tui.engine.gate import Role
 from tui.engine.rotation import GateChanged, GateLocked, Phase, Probed
 
@@ -34,7 +35,8 @@ def world(server: ProviderServer, serving: str | None) -> None:
 
 async def test_deployment_still_serving_old_keeps_the_gate_shut(server: ProviderServer) -> None:
     world(server, serving=CANARY_OLD)
-    async with engine_on(server, CANARY_OLD, CANARY_NEW, admin=CANARY_ADMIN, **FAST) as run:
+    async with engine_on(server, CANARY_OLD, CANARY_NEW, clock=HttpFakeClock(),
+                         admin=CANARY_ADMIN, **FAST) as run:
         engine = run.engine
         # The new key is live for many streaks over ...
         assert await run.until(lambda: len(run.probed(Role.NEW)) >= 12, 5.0)
@@ -69,7 +71,8 @@ async def test_a_mixed_deployment_never_opens_the_gate(server: ProviderServer) -
         return server._deployment()
 
     server.always("deployment", mixed)
-    async with engine_on(server, CANARY_OLD, CANARY_NEW, admin=CANARY_ADMIN, **FAST) as run:
+    async with engine_on(server, CANARY_OLD, CANARY_NEW, clock=HttpFakeClock(),
+                         admin=CANARY_ADMIN, **FAST) as run:
         assert await run.until(lambda: len(run.probed(Role.DEPLOYMENT)) >= 15, 5.0)
         assert not any(isinstance(e, GateChanged) and e.gate.open for e in run.events)
         assert server.admin_calls() == []
@@ -78,7 +81,8 @@ async def test_a_mixed_deployment_never_opens_the_gate(server: ProviderServer) -
 async def test_a_deployment_reporting_no_fingerprint_keeps_it_shut(server: ProviderServer) -> None:
     world(server, serving=CANARY_NEW)
     server.deployment_reports_fingerprint = False
-    async with engine_on(server, CANARY_OLD, CANARY_NEW, **FAST) as run:
+    async with engine_on(server, CANARY_OLD, CANARY_NEW, clock=HttpFakeClock(),
+                         **FAST) as run:
         assert await run.until(lambda: len(run.probed(Role.DEPLOYMENT)) >= 8, 5.0)
         assert not run.engine.gate.open
         assert "deployment does not report which key it serves" in run.engine.gate.reasons
@@ -89,7 +93,8 @@ async def test_one_failure_relocks_the_gate_until_the_streak_is_rebuilt(
     server: ProviderServer, target: Role
 ) -> None:
     world(server, serving=CANARY_NEW)
-    async with engine_on(server, CANARY_OLD, CANARY_NEW, admin=CANARY_ADMIN, **FAST) as run:
+    async with engine_on(server, CANARY_OLD, CANARY_NEW, clock=HttpFakeClock(),
+                         admin=CANARY_ADMIN, **FAST) as run:
         engine = run.engine
         assert await run.until(lambda: engine.gate.open, 5.0)
         opened_at = len(run.events)
@@ -128,7 +133,8 @@ async def test_no_revoke_while_the_deployment_served_old_within_the_streak(
     server: ProviderServer,
 ) -> None:
     world(server, serving=CANARY_NEW)
-    async with engine_on(server, CANARY_OLD, CANARY_NEW, admin=CANARY_ADMIN, **FAST) as run:
+    async with engine_on(server, CANARY_OLD, CANARY_NEW, clock=HttpFakeClock(),
+                         admin=CANARY_ADMIN, **FAST) as run:
         engine = run.engine
         assert await run.until(lambda: engine.gate.open, 5.0)
         # One instance answers on the OLD key once.
@@ -148,7 +154,8 @@ async def test_no_revoke_while_the_deployment_served_old_within_the_streak(
 
 async def test_revoke_through_the_gate_deactivates_once_and_is_confirmed(server: ProviderServer) -> None:
     world(server, serving=CANARY_NEW)
-    async with engine_on(server, CANARY_OLD, CANARY_NEW, admin=CANARY_ADMIN, **FAST) as run:
+    async with engine_on(server, CANARY_OLD, CANARY_NEW, clock=HttpFakeClock(),
+                         admin=CANARY_ADMIN, **FAST) as run:
         engine = run.engine
         assert await run.until(lambda: engine.can_revoke, 5.0)
         first_admin = len(server.hits())

@@ -123,12 +123,12 @@ async def test_server_errors_are_unavailable(server: ProviderServer, status: int
 
 async def test_closed_port_is_unreachable(server: ProviderServer) -> None:
     server.add_key(KEY[server.flavour])
-    port = closed_port()
-    provider = provider_by_name(
-        server.flavour, f"http://127.0.0.1:{port}" + ("/v1" if server.flavour == OPENAI else "")
-    )
-    async with open_client(provider) as client:
-        result = await provider.probe(client, Secret(KEY[server.flavour]), 2.0)
+    with closed_port() as port:
+        provider = provider_by_name(
+            server.flavour, f"http://127.0.0.1:{port}" + ("/v1" if server.flavour == OPENAI else "")
+        )
+        async with open_client(provider) as client:
+            result = await provider.probe(client, Secret(KEY[server.flavour]), 2.0)
     assert result.verdict is Verdict.UNREACHABLE
     assert "connection failed" in result.detail
     assert result.status is None

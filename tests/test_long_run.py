@@ -12,10 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from providers.anthropic import AnthropicProvider
 from providers.simulated import make_key
 from tests.support_engine import make_rig
+from tests.support_server import HttpFakeClock, advance_engine
 from tui.engine.config import Rotation
 from tui.engine.credentials import Secret
 from tui.engine.rotation import Keys, RotationEngine, open_client
-from tui.engine.scheduler import LoopClock
 
 DAY = 86_400.0
 
@@ -68,7 +68,7 @@ class Models(BaseHTTPRequestHandler):
 async def test_one_shared_client_reuses_connections_for_every_probe():
     Counting.connections = 0
     server = Counting(("127.0.0.1", 0), Models)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
     try:
         provider = AnthropicProvider(base_url=f"http://127.0.0.1:{server.server_address[1]}")
         rotation = Rotation(
@@ -78,11 +78,14 @@ async def test_one_shared_client_reuses_connections_for_every_probe():
         )
         keys = Keys(Secret(make_key()), Secret(make_key()))
         async with open_client(provider) as client:
-            engine = RotationEngine(rotation, provider, keys, client, clock=LoopClock())
-            done = asyncio.Event()
-            engine.listeners.append(lambda e: engine.scheduler.stats.probes >= 30 and done.set())
+            # Real HTTP, the probes' cadence on a fake clock: 15 ticks of 0.3 s take no
+            # more than their round trips (the keep-alive expiry is 60 s either way).
+            clock = HttpFakeClock()
+            engine = RotationEngine(rotation, provider, keys, client, clock=clock)
             engine.start()
-            await asyncio.wait_for(done.wait(), 30)
+            await clock.until_sleeping(2)
+            assert await advance_engine(engine, 30.0,
+                                        until=lambda: engine.scheduler.stats.probes >= 30)
             await engine.stop()
         assert Counting.connections <= 2, f"{Counting.connections} TCP connections for 30 probes"
     finally:

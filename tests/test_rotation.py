@@ -146,3 +146,28 @@ async def test_pausing_locks_revoke_until_fresh_answers(rig):
         await rig.engine.revoke()
     rig.engine.resume()
     assert rig.engine.can_revoke
+async def test_wait_until_times_out_on_the_engine_clock_not_in_real_time(rig):
+    """A FakeClock engine: the timeout passes when the clock is moved, not in real time."""
+    import asyncio
+    import time
+
+    rig.engine.start()
+    started = time.monotonic()
+    waiting = asyncio.ensure_future(rig.engine.wait_until(lambda: False, 120.0))
+    await rig.run(119.0)
+    assert not waiting.done()  # two minutes have not passed on the engine's clock
+    await rig.run(2.0)
+    assert waiting.done() and waiting.result() is False
+    assert time.monotonic() - started < 60.0  # two minutes of fake time, not of real time
+    assert rig.clock.pending == len(rig.engine.scheduler.tasks)  # only the probes sleep
+
+
+async def test_wait_until_returns_as_soon_as_an_event_makes_the_predicate_true(rig):
+    import asyncio
+
+    rig.engine.start()
+    waiting = asyncio.ensure_future(rig.engine.wait_until(lambda: rig.engine.gate.open, 60.0))
+    assert await rig.run_until(lambda: waiting.done())
+    assert waiting.result() is True and rig.engine.gate.open
+    assert rig.clock.now() < 60.0
+    assert rig.clock.pending == len(rig.engine.scheduler.tasks)  # its timer is gone

@@ -117,6 +117,8 @@ def provider_for(rotation: Rotation) -> Provider:
 
 def open_client(provider: Provider) -> httpx.AsyncClient:
     """The one HTTP client of a run: connections are reused for every probe."""
+    if provider.transport is None:
+        _load_network_backend()
     return httpx.AsyncClient(
         transport=provider.transport,
         follow_redirects=False,
@@ -124,6 +126,18 @@ def open_client(provider: Provider) -> httpx.AsyncClient:
         timeout=httpx.Timeout(10.0),
         headers={"user-agent": "keyturn/0.1"},
     )
+
+
+def _load_network_backend() -> None:
+    """Load now what the first request would load inside its own deadline: httpcore's
+    anyio backend (~20 ms of imports, several times that on a loaded machine). The first
+    probe's latency and timeout then measure the network, as every later probe's do."""
+    import anyio.lowlevel
+
+    try:
+        anyio.lowlevel.current_token()  # imports the running event loop's backend
+    except Exception:  # no running event loop: the first request loads it after all
+        pass
 
 
 @dataclass
@@ -521,7 +535,11 @@ class RotationEngine:
         return receipt
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        """Wait until `predicate()` holds (checked on every event) or `timeout` passes."""
+        """Wait until `predicate()` holds (checked on every event) or `timeout` passes.
+
+        The timeout runs on the engine's clock: with a FakeClock it passes when the test
+        moves the clock, not in real time.
+        """
         import asyncio
 
         flag = asyncio.Event()
@@ -531,15 +549,18 @@ class RotationEngine:
                 flag.set()
 
         self.listeners.append(check)
+        waits: list[asyncio.Future[object]] = []
         try:
             if predicate():
                 return True
-            await asyncio.wait_for(flag.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
+            waits = [asyncio.ensure_future(flag.wait()),
+                     asyncio.ensure_future(self.clock.sleep_until(self.clock.now() + timeout))]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            return flag.is_set()
         finally:
             self.listeners.remove(check)
+            for wait in waits:
+                wait.cancel()
 
     # -- plumbing -----------------------------------------------------------------
     def _emit(self, event: object) -> None:
