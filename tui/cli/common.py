@@ -122,10 +122,28 @@ def print_events(engine: RotationEngine) -> None:
     engine.listeners.append(show)
 
 
+def prompt_console():
+    """Where questions go: stderr, so stdout stays the command's output (`--json`)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def confirm(question: str) -> bool:
+    """A y/N question (rich's Confirm: it asks again on an answer that is neither);
+    EOFError when stdin ends."""
+    from rich.prompt import Confirm
+    from rich.text import Text
+
+    # A Text, not markup: "[y/N]" and a key's mask are shown as they are.
+    return Confirm.ask(Text(f"{question} [y/N]"), console=prompt_console(), default=False,
+                       show_choices=False, show_default=False)
+
+
 async def ask(question: str) -> bool:
-    """A y/N question on the terminal, off the event loop (probing goes on meanwhile)."""
-    answer = await asyncio.to_thread(input, question)
-    return answer.strip().lower() in ("y", "yes")
+    """A y/N question on the terminal, in a thread off the event loop (probing goes on
+    meanwhile)."""
+    return await asyncio.to_thread(confirm, question)
 
 
 class TerminalDecider:
@@ -147,12 +165,12 @@ class TerminalDecider:
             raise Fail("refusing to revoke without confirmation: stdin is not a terminal "
                        "(pass --yes)", EXIT_USAGE)
         old = engine.keys.old
-        return await ask(f"Revoke OLD key {old.masked} ({old.fingerprint})? [y/N] ")
+        return await ask(f"Revoke OLD key {old.masked} ({old.fingerprint})?")
 
     async def console_done(self, engine: RotationEngine, steps: str) -> bool:
         if self.yes:
             return True
-        return self.interactive and await ask("Revoked it in the console? [y/N] ")
+        return self.interactive and await ask("Revoked it in the console?")
 
     async def reactivate(self, engine: RotationEngine, alarm: str) -> bool:
         if self.rollback:
@@ -160,7 +178,7 @@ class TerminalDecider:
         if not (self.ask_reactivate and self.interactive):
             return False
         old = engine.keys.old
-        return await ask(f"Reactivate OLD key {old.masked} ({old.fingerprint})? [y/N] ")
+        return await ask(f"Reactivate OLD key {old.masked} ({old.fingerprint})?")
 
 
 #: How each ending of a run exits.

@@ -15,7 +15,9 @@ from pathlib import Path
 from tui.engine.credentials import default_reference, redact_keylike
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
+#: One or more `<number><unit>` parts: `90d`, `36h`, `1w2d`, `2w 3d 12h`.
+DURATION = re.compile(r"(?:\s*\d+\s*[hdw])+\s*")
+DURATION_PART = re.compile(r"(\d+)\s*([hdw])")
 DURATION_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -24,11 +26,13 @@ class ConfigError(Exception):
 
 
 def parse_duration(text: str) -> float:
-    """`90d`, `12h`, `2w` → seconds."""
-    m = DURATION.match(text)
-    if not m or int(m.group(1)) <= 0:
-        raise ValueError("must be a positive duration like 90d, 12h or 2w")
-    return int(m.group(1)) * DURATION_UNITS[m.group(2)]
+    """`90d`, `12h`, `2w`, and sums of them (`1w2d`, `2w 3d 12h`) → seconds."""
+    if not DURATION.fullmatch(text):
+        raise ValueError("must be a positive duration like 90d, 36h, 2w or 1w2d (h, d, w)")
+    seconds = sum(int(n) * DURATION_UNITS[unit] for n, unit in DURATION_PART.findall(text))
+    if seconds <= 0:
+        raise ValueError("must be a positive duration like 90d, 36h, 2w or 1w2d (h, d, w)")
+    return seconds
 
 
 @dataclass(frozen=True)
