@@ -25,6 +25,7 @@ from tui.engine.credentials import (
     KeychainUnavailable,
     Reference,
     Secret,
+    backend_name,
     redact,
     store,
 )
@@ -58,7 +59,8 @@ class Session:
             # env: and prompt references are not writable by keyturn.
             return Secret(raw, "entered"), f"held in memory only ({ref} is not writable by keyturn)"
         try:
-            return store(ref, raw), f"stored at {ref}"
+            secret = store(ref, raw)
+            return secret, f"stored at {ref} in {backend_name()}"
         except KeychainUnavailable as exc:
             return Secret(raw, "entered"), f"held in memory only (not stored: {exc})"
 

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
         }, indent=2))
         return code
     if not rows:
-        out(f"no rotations configured in {cfg.path}")
+        out(f"no rotations configured in {cfg.path}; `keyturn init` writes one")
         return code
     header = ("rotation", "provider", "old key", "new key", "last rotated (UTC)", "age", "every",
               "due (UTC)", "state")

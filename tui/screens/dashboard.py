@@ -28,6 +28,7 @@ from textual.widgets import Button
 from providers.results import ProbeResult
 from tui.engine.credentials import CredentialError, Secret, redact
 from tui.engine.gate import GateState, Role
+from tui.engine.key_shape import shape_problem
 from tui.engine.rotation import (
     PRE_REVOKE,
     GateLocked,
@@ -528,6 +529,10 @@ class DashboardScreen(Screen[None]):
                 raise CredentialError("the pasted text is too short to be an API key")
             if candidate == self.engine.keys.old:
                 raise CredentialError("that is the old key; enter the new one")
+            problem = shape_problem(self.engine.rotation.provider, "new", raw,
+                                    self.engine.rotation.name)
+            if problem:
+                raise CredentialError(problem)
             if self.engine.phase not in PRE_REVOKE:
                 raise RevokeRefused(f"cannot replace the new key while {self.engine.phase}")
         except (CredentialError, RevokeRefused) as exc:

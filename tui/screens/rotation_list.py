@@ -75,7 +75,7 @@ class RotationListScreen(Screen[str | None]):
         hint = self.query_one("#list-hint", Static)
         if not self.cfg.rotations:
             hint.update(Text(
-                f"No rotations configured in {self.cfg.path}. Add one (see the README), "
+                f"No rotations configured in {self.cfg.path}. `keyturn init` writes one; "
                 "or try `keyturn demo`.", style="yellow"))
             return
         hint.update(Text("reading keys…", style="dim"))
