@@ -91,6 +91,13 @@ class CrashSafeApp(App[int]):
         self._exit_renderables.append(safe_crash_report(self.console.width or 100))
         self._close_messages_no_wait()
 
+    def textual_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's palette entries minus its "Keys" panel: keyturn's Help (`?`) is the one
+        help entry, and it lists the same keys."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Keys":
+                yield command
+
 
 class KeyturnApp(CrashSafeApp):
     """The dashboard for one rotation."""
@@ -120,7 +127,12 @@ class KeyturnApp(CrashSafeApp):
             await self.engine.client.aclose()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in self.textual_commands(screen):
+            if command.title == "Quit" and isinstance(screen, DashboardScreen):
+                # Quit asks first while revoking or verifying, from the palette too.
+                yield SystemCommand("Quit", command.help, screen.action_quit_dashboard)
+            else:
+                yield command
         if not isinstance(screen, DashboardScreen):
             return
         actions: list[tuple[str, str, str, Callable[[], object]]] = [
@@ -150,6 +162,13 @@ class RotationListApp(CrashSafeApp):
         super().__init__()
         self.cfg = cfg
         self.error = error
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from self.textual_commands(screen)
+        help_action = getattr(screen, "action_help", None)
+        if help_action is not None:
+            yield SystemCommand("Help", "Keys, columns and the commands to start with",
+                                help_action)
 
     def on_mount(self) -> None:
         from tui.screens.rotation_list import RotationListScreen  # only `keyturn` needs it

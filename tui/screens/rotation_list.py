@@ -53,6 +53,7 @@ class RotationListScreen(Screen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open"),
+        Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit_list", "Quit"),
         Binding("escape", "quit_list", "Quit", show=False),
     ]
@@ -107,6 +108,11 @@ class RotationListScreen(Screen[str | None]):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.dismiss(str(event.row_key.value))
+
+    def action_help(self) -> None:
+        from tui.screens.help import LIST_HELP, HelpScreen
+
+        self.app.push_screen(HelpScreen(LIST_HELP))
 
     def action_quit_list(self) -> None:
         self.dismiss(None)
