@@ -36,7 +36,7 @@ USER_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 def readme_block(first_line: str) -> str:
     """The README's ```js block whose first line is `first_line`."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    for block in re.findall(r"```js\n(.*?)```", text, flags=re.S):
+    for block in re.findall(r"```js\n(.*?)```", text, flags=re.DOTALL):
         if block.startswith(first_line):
             return block
     raise AssertionError(f"README.md has no ```js block starting {first_line!r}")
