@@ -143,3 +143,28 @@ def test_the_config_init_writes_is_plain_toml_for_every_choice(capsys, tmp_path)
                 rotation = config_file.load(path).rotation("app")
                 assert rotation.admin_explicit is (admin != "none")
                 assert max(len(line) for line in path.read_text().splitlines()) <= 100
+
+
+def test_the_readme_config_sample_is_a_valid_config(tmp_path) -> None:
+    """What a reader copies must load: no project_id on an Anthropic rotation, no typo."""
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    (sample,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, flags=re.DOTALL)
+                 if "[rotations." in b]
+    path = tmp_path / "sample.toml"
+    path.write_text(sample, encoding="utf-8")
+    cfg = config_file.load(path)
+    assert cfg.rotation("cybersygn-vision").uses_default_slots()
+    assert cfg.rotation("cybersygn-vision").rotate_every_seconds == 90 * 86400
+
+
+def test_every_package_is_installed_by_pip_and_pipx() -> None:
+    """An editable install finds every module; a real one only the packages pyproject
+    lists: `tui.cli` missing meant `keyturn` could not start after `pipx install`."""
+    root = Path(__file__).resolve().parent.parent
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    on_disk = {".".join(init.parent.relative_to(root).parts)
+               for top in ("providers", "tui") for init in (root / top).rglob("__init__.py")}
+    assert on_disk <= listed, f"not installed: {sorted(on_disk - listed)}"
