@@ -178,3 +178,22 @@ def test_headless_rings_and_notifies_when_revoke_unlocks_only_on_a_terminal(
     for child in notify.spawned:
         child.wait(10)
     assert seen.read_text().startswith("--app-name=keyturn|keyturn: svc: Revoke unlocked|")
+
+
+def test_tables_fit_the_terminal_without_breaking_a_word(anthropic_server: ProviderServer,
+                                                         kt: Keyturn, capsys, monkeypatch):
+    world(anthropic_server, kt, monkeypatch)
+    anthropic_server.always("deployment", "close")  # a long detail naming the host
+    monkeypatch.setattr("tui.cli.table.terminal_width", lambda: 64)
+    code, out, _ = cli(kt, capsys, "probe", "svc")
+    assert code == 3  # only the deployment's silence: indeterminate
+    lines = out.splitlines()
+    assert max(len(line) for line in lines[1:]) <= 64
+    words = set(out.split())
+    detail = f"connection closed mid-answer by 127.0.0.1:{anthropic_server.port}"
+    assert set(detail.split()) <= words  # every word whole, wherever the lines wrapped
+    assert any(line.startswith("deployment  unreachable") for line in lines)
+    # Piped (no terminal): nothing wraps, one line per note.
+    monkeypatch.setattr("tui.cli.table.terminal_width", lambda: None)
+    _, out, _ = cli(kt, capsys, "probe", "svc")
+    assert any(detail in line for line in out.splitlines())

@@ -201,7 +201,7 @@ async def test_report_has_timeline_propagation_probes_and_request_ids_and_no_key
     propagation = (times["gate_opened"] - times["new_key_live"]).total_seconds()
     assert propagation > 0
     assert f"propagation (new key first live → gate open): {propagation:.1f} s" in text
-    counts = r.engine.probe_counts
+    counts = r.engine.done_counts  # as the done event counted them (probing goes on)
     total = sum(counts.values())
     assert f"probes made: {total} (old {counts[next(iter(counts))]}" in text
     (post,) = r.world.revoke_calls()

@@ -67,7 +67,7 @@ def miniflare_dir() -> Path:
     return where
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def provider() -> Iterator[ProviderServer]:
     with running(ANTHROPIC) as server:
         server.add_key(CANARY_OLD)
@@ -75,7 +75,7 @@ def provider() -> Iterator[ProviderServer]:
         yield server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def workers(provider: ProviderServer, tmp_path_factory) -> Iterator[dict[str, str]]:
     """The four Workers' base URLs, from one miniflare start."""
     where = miniflare_dir()
@@ -107,75 +107,74 @@ def models_calls(provider: ProviderServer) -> int:
     return len(provider.hits("models"))
 
 
-def test_keyturn_probe_sees_the_worker_serving_the_new_key(workers, provider, tmp_path, capsys,
-                                                           monkeypatch) -> None:
+def keyturn_probe(config: Path, capsys, *argv: str) -> tuple[int, dict]:
+    code = main(["--config", str(config), "probe", "vision", "--json", *argv])
+    doc = json.loads(capsys.readouterr().out)
+    (deployment,) = [t for t in doc["targets"] if t["role"] == "deployment"]
+    return code, deployment
+
+
+def test_the_readme_worker_in_the_workers_runtime(provider, workers, tmp_path, capsys,
+                                                  monkeypatch) -> None:
+    """One test, so that one miniflare start serves every step (xdist splits tests)."""
+    urls = workers
+    monkeypatch.setenv("KT_OLD", CANARY_OLD)
+    monkeypatch.setenv("KT_NEW", CANARY_NEW)
     config = tmp_path / "k.toml"
+
+    # keyturn itself sees the Worker serving the NEW key: the post-deploy check passes.
     config.write_text(
         f'[rotations.vision]\nprovider = "anthropic"\nbase_url = "{provider.url}"\n'
         'old = "env:KT_OLD"\nnew = "env:KT_NEW"\n'
-        f'deployment = "{workers["whole"]}health/keyturn"\n'
+        f'deployment = "{urls["whole"]}health/keyturn"\n'
         "[defaults]\ninterval = 4.0\ntimeout = 3.0\n")
-    monkeypatch.setenv("KT_OLD", CANARY_OLD)
-    monkeypatch.setenv("KT_NEW", CANARY_NEW)
-    assert main(["--config", str(config), "probe", "vision", "--expect", "new", "--json"]) == 0
-    doc = json.loads(capsys.readouterr().out)
-    (deployment,) = [t for t in doc["targets"] if t["role"] == "deployment"]
+    code, deployment = keyturn_probe(config, capsys, "--expect", "new")
+    assert code == 0
     assert deployment["verdict"] == "live" and deployment["serving"] == "NEW"
     assert deployment["fingerprint"] == fingerprint(CANARY_NEW)
 
-
-def test_only_its_own_path_only_get_and_one_upstream_call_per_5_seconds(workers, provider):
     with httpx.Client(timeout=10) as client:
+        # Its own path only, GET only; samples within 5 s cost the provider nothing.
         before = models_calls(provider)
-        first = client.get(workers["whole"] + "health/keyturn")
-        again = client.get(workers["whole"] + "health/keyturn")
+        first = client.get(urls["whole"] + "health/keyturn")
+        again = client.get(urls["whole"] + "health/keyturn")
         assert first.json() == again.json() == {
             "ok": True, "status": 200, "fingerprint": fingerprint(CANARY_NEW)}
         assert first.headers["cache-control"] == "no-store"
         assert models_calls(provider) - before <= 1  # the cache answered the second sample
-        posted = client.post(workers["whole"] + "health/keyturn")
-        assert (posted.status_code, posted.headers["allow"]) == (405, "GET")
-        assert client.get(workers["whole"] + "").status_code == 404
-        assert client.get(workers["whole"] + "health/keyturn/x").status_code == 404
         sent = {r.headers.get("x-api-key") for r in provider.hits("models")[before:]}
         assert sent <= {CANARY_NEW}  # the Worker's own key, if the cache had expired
+        posted = client.post(urls["whole"] + "health/keyturn")
+        assert (posted.status_code, posted.headers["allow"]) == (405, "GET")
+        assert client.get(urls["whole"]).status_code == 404
+        assert client.get(urls["whole"] + "health/keyturn/x").status_code == 404
 
-
-def test_in_an_existing_worker_the_app_keeps_every_other_path(workers):
-    with httpx.Client(timeout=10) as client:
-        app = client.get(workers["existing"] + "orders/42")
+        # In an existing Worker, the app keeps every other path and method.
+        app = client.get(urls["existing"] + "orders/42")
         assert (app.status_code, app.text) == (200, "your app\n")
-        probe = client.get(workers["existing"] + "health/keyturn")
+        assert client.post(urls["existing"] + "orders").text == "your app\n"
+        probe = client.get(urls["existing"] + "health/keyturn")
         assert probe.json()["fingerprint"] == fingerprint(CANARY_NEW)
-        assert client.post(workers["existing"] + "orders").text == "your app\n"
 
+        # A key the provider refuses: its status, and still the fingerprint.
+        refused = client.get(urls["refused"] + "health/keyturn")
+        assert refused.status_code == 503
+        assert refused.json() == {"ok": False, "status": 401,
+                                  "fingerprint": fingerprint(CANARY_OPENAI)}
 
-def test_a_refused_key_reports_the_provider_status_and_its_fingerprint(workers):
-    with httpx.Client(timeout=10) as client:
-        refused = client.get(workers["refused"] + "health/keyturn")
-    assert refused.status_code == 503
-    assert refused.json() == {"ok": False, "status": 401, "fingerprint": fingerprint(CANARY_OPENAI)}
-
-
-def test_a_call_that_throws_still_reports_the_fingerprint_and_why(workers, tmp_path, capsys,
-                                                                   monkeypatch):
-    with httpx.Client(timeout=10) as client:
-        offline = client.get(workers["offline"] + "health/keyturn")
+        # A call that throws: ok false, no status, the fingerprint and why.
+        offline = client.get(urls["offline"] + "health/keyturn")
     body = offline.json()
     assert offline.status_code == 503
     assert (body["ok"], body["status"], body["fingerprint"]) == (
         False, None, fingerprint(CANARY_NEW))
     assert body["error"].startswith("Anthropic not reached: ")
-    # keyturn reads it as no evidence either way, saying why.
-    config = tmp_path / "k.toml"
+    # keyturn reads it as no evidence either way, and says why.
     config.write_text(
         '[rotations.vision]\nprovider = "anthropic"\nbase_url = "http://127.0.0.1:9"\n'
-        f'old = "env:KT_OLD"\ndeployment = "{workers["offline"]}health/keyturn"\n'
+        f'old = "env:KT_OLD"\ndeployment = "{urls["offline"]}health/keyturn"\n'
         "[defaults]\ninterval = 4.0\ntimeout = 3.0\n")
-    monkeypatch.setenv("KT_OLD", CANARY_OLD)
-    main(["--config", str(config), "probe", "vision", "--json"])
-    doc = json.loads(capsys.readouterr().out)
-    (deployment,) = [t for t in doc["targets"] if t["role"] == "deployment"]
+    _, deployment = keyturn_probe(config, capsys)
     assert deployment["verdict"] == "unavailable"
     assert deployment["detail"].startswith("the deployment could not reach the provider: "
                                            "Anthropic not reached: ")
