@@ -5,8 +5,12 @@ palette, a long instruction shown whole at 120 columns, a key of the wrong shape
 from __future__ import annotations
 
 import dataclasses
+import socket
 
+import httpx
 from textual.geometry import Region
+
+from providers.simulated import SimulatedProvider
 
 from tests.support_app import (
     ADMIN_KEY,
@@ -27,6 +31,7 @@ from tui.screens.confirm import ConfirmationModal
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import LIST_HELP, HelpScreen
 from tui.widgets.event_log import EventLog
+from tui.widgets.gate_bar import GateBar
 
 SIZE = (120, 36)
 
@@ -141,3 +146,39 @@ async def test_question_mark_opens_help_on_the_rotation_list_too(tmp_path):
         assert titles.count("Help") == 1 and "Keys" not in titles
         await pilot.press("q")
     assert app.return_value is None
+
+
+class DeploymentTrouble(httpx.AsyncBaseTransport):
+    """The simulated world, with its deployment unresolvable or answering without a key."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.mode = "dns"
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/health/probe":
+            return await self.inner.handle_async_request(request)
+        if self.mode == "dns":
+            try:
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            except socket.gaierror as exc:
+                raise httpx.ConnectError("[Errno -2] Name or service not known") from exc
+        return httpx.Response(200, json={"ok": True, "status": 200})
+
+
+async def test_the_gate_bar_tells_no_answer_from_an_answer_without_a_key(clock):
+    demo = fixed_demo(clock)
+    trouble = DeploymentTrouble(demo.world.transport)
+    demo.provider = SimulatedProvider(transport=trouble)
+    app = demo_app(clock, demo)
+    host = httpx.URL(demo.rotation.deployment).host
+    async with app.run_test(size=SIZE) as pilot:
+        await step(pilot, clock, 2.0)
+        words = str(app.screen.query_one(GateBar).render())
+        assert f"deployment did not answer (DNS: {host} does not resolve)" in words
+        assert "does not report which key" not in words
+        trouble.mode = "keyless"
+        await step(pilot, clock, 1.0)
+        words = str(app.screen.query_one(GateBar).render())
+        assert "deployment does not report which key it serves" in words
+        assert "did not answer" not in words
