@@ -11,7 +11,6 @@ import httpx
 from textual.geometry import Region
 
 from providers.simulated import SimulatedProvider
-
 from tests.support_app import (
     ADMIN_KEY,
     demo_app,
