@@ -138,9 +138,9 @@ class AdminCalls:
             if method != "GET" and not isinstance(exc, httpx.ConnectError):
                 # The request may have reached the provider: say so rather than "failed".
                 raise AdminOutcomeUnknown(
-                    f"admin API unreachable: {transport_failure(exc)}; the change may or may "
+                    f"admin API unreachable: {transport_failure(exc, request.url.host, request.url.port)}; the change may or may "
                     "not have been made") from None
-            raise AdminError(f"admin API unreachable: {transport_failure(exc)}") from None
+            raise AdminError(f"admin API unreachable: {transport_failure(exc, request.url.host, request.url.port)}") from None
         response = AdminResponse(streamed.status_code, streamed.headers, body)
         if response.status_code >= 300:
             message = error_message(parse_json(response.content)) or f"HTTP {response.status_code}"

@@ -54,6 +54,11 @@ class DeploymentTarget:
                 return Classified(verdict, f"ok but provider said {seen_status}", served)
             return Classified(Verdict.LIVE, "deployment healthy", served)
         if seen_status is None:
+            error = payload.get("error")
+            if isinstance(error, str) and error.strip():
+                # The app's own call to the provider failed (it says why): no evidence.
+                return Classified(Verdict.UNAVAILABLE, "the deployment could not reach the "
+                                  f"provider: {error}", served)
             return Classified(Verdict.UNAVAILABLE, "ok: false without a status", served)
         verdict = self.provider.verdict_for_status(seen_status)
         if verdict is Verdict.LIVE:

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import math
+import socket
+import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 from providers.body import read_capped
 from providers.lazy import httpx
@@ -44,39 +48,72 @@ def safe_request_id(rid: str | None, secrets: list[str]) -> str | None:
     return scrub(clean(rid, REQUEST_ID_CAP), secrets) or None
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a retry-after header (delta-seconds form); None when absent or odd."""
-    if not value:
+#: The longest wait a retry-after may ask for (an hour): a hostile header cannot park a probe.
+RETRY_AFTER_CAP = 3600.0
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a retry-after header, in either of its forms (RFC 9110 10.2.3):
+    delta-seconds (`30`) or an HTTP-date (`Wed, 21 Oct 2026 07:28:00 GMT`, read with
+    email.utils). None when absent or unreadable; a date in the past is 0."""
+    if not value or not value.strip():
         return None
+    text = value.strip()
     try:
-        seconds = float(value.strip())
+        seconds = float(text)
     except ValueError:
-        return None
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # "-0000" or no zone: HTTP-dates are always GMT
+            when = when.replace(tzinfo=UTC)
+        seconds = max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
     if math.isnan(seconds) or seconds < 0:
         return None
-    return min(seconds, 3600.0)
+    return min(seconds, RETRY_AFTER_CAP)
 
 
-def transport_failure(exc: BaseException) -> str:
-    """A short, key-free description of a network failure."""
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and every exception it was raised from or during (httpx wraps httpcore,
+    which wraps the socket error), each once."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+
+
+def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    return next((e for e in _chain(exc) if isinstance(e, kind)), None)
+
+
+def transport_failure(exc: BaseException, host: str | None = None, port: int | None = None) -> str:
+    """A short, key-free description of a network failure, naming the host it concerns.
+
+    Recognised by the exception types in the chain (socket.gaierror for DNS,
+    ssl.SSLError for TLS, ConnectionRefusedError for a closed port), not by their text.
+    """
+    where = host or "the host"
+    at = f"{host}:{port}" if host and port else where
     if isinstance(exc, (asyncio.TimeoutError, httpx.TimeoutException)):
-        return "timed out"
+        return f"timed out waiting for {at}"
+    if _cause(exc, socket.gaierror) is not None:
+        return f"DNS: {where} does not resolve"
+    tls = _cause(exc, ssl.SSLError)
+    if tls is not None:
+        return f"TLS error with {where}: " + clean(tls, 100)
+    if _cause(exc, ConnectionRefusedError) is not None:
+        return f"connection failed: {at} refused it (nothing listening there?)"
     if isinstance(exc, httpx.ConnectError):
-        text = str(exc).lower()
-        if "certificate" in text or "ssl" in text or "tls" in text:
-            return "TLS error: " + clean(exc, 100)
-        if "name or service" in text or "nodename" in text or "getaddrinfo" in text or (
-            "name resolution" in text
-        ):
-            return "DNS: host does not resolve"
-        return "connection failed: " + clean(exc, 100)
+        return f"connection failed to {at}: " + clean(exc, 100)
     if isinstance(exc, httpx.RemoteProtocolError):
-        return "connection closed mid-answer"
+        return f"connection closed mid-answer by {at}"
     if isinstance(exc, (httpx.ReadError, ConnectionResetError)):
-        return "connection reset mid-answer"
+        return f"connection reset mid-answer by {at}"
     message = clean(exc, 100)
     if isinstance(exc, (httpx.TransportError, OSError)) and message:
-        return type(exc).__name__ + ": " + message
+        return f"{type(exc).__name__} from {where}: {message}"
     return type(exc).__name__
 
 
@@ -119,7 +156,7 @@ async def send_probe(
                 await response.aclose()
     except (TimeoutError, httpx.TransportError, httpx.TimeoutException, OSError) as exc:
         latency = (time.perf_counter() - started) * 1000
-        detail = transport_failure(exc)
+        detail = transport_failure(exc, request.url.host, request.url.port)
         if status is not None:
             # Headers arrived but the body did not: the server answered something.
             detail = f"HTTP {status}, then " + detail

@@ -86,6 +86,7 @@ async def test_list_with_no_rotations_says_what_to_do(tmp_path):
         await settle(pilot)
         hint = str(app.screen.query_one("#list-hint").render())
         assert "No rotations configured" in hint and "keyturn demo" in hint
+        assert "`keyturn init` writes one" in hint
         await pilot.press("q")
     assert app.return_value is None
 

@@ -90,7 +90,15 @@ def test_prompt_reference_is_asked_once_and_held_in_memory():
     assert first is second and asked == ["once old: "]
 
 
-def test_no_keyring_backend_says_so_and_names_env_references(capsys, monkeypatch):
+def vision_config(home) -> None:
+    """A config with the rotation `secret set` stores for (it refuses unknown ones)."""
+    path = home / ".config" / "keyturn" / "keyturn.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('[rotations.vision]\nprovider = "anthropic"\n', encoding="utf-8")
+
+
+def test_no_keyring_backend_says_so_and_names_env_references(capsys, monkeypatch, isolated_home):
+    vision_config(isolated_home)
     keyring.set_keyring(fail.Keyring())
     with pytest.raises(KeychainUnavailable) as info:
         store("keyring:keyturn/vision/new", CANARY_NEW)
@@ -105,7 +113,9 @@ def test_no_keyring_backend_says_so_and_names_env_references(capsys, monkeypatch
     assert_no_canary(out, err)
 
 
-def test_secret_set_reads_piped_stdin_and_stores_at_the_default_slot(capsys, monkeypatch, memory_keyring):
+def test_secret_set_reads_piped_stdin_and_stores_at_the_default_slot(capsys, monkeypatch, memory_keyring,
+                                                                     isolated_home):
+    vision_config(isolated_home)
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO(CANARY_OLD + "\n"))
     assert cli.main(["secret", "set", "vision", "old"]) == 0
     out, err = capsys.readouterr()

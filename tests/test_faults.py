@@ -73,7 +73,7 @@ async def test_connection_refused(server: ProviderServer) -> None:
     with closed_port() as port:
         result, elapsed = await probe_at(server.flavour, f"http://127.0.0.1:{port}", KEY[server.flavour])
     assert result.verdict is Verdict.UNREACHABLE
-    assert "connection failed" in result.detail
+    assert result.detail == f"connection failed: 127.0.0.1:{port} refused it (nothing listening there?)"
     assert elapsed < 1.0
 
 
@@ -83,7 +83,7 @@ async def test_reset_mid_body(server: ProviderServer) -> None:
     result, _ = await probe(server)
     assert result.verdict is Verdict.UNREACHABLE  # no evidence either way
     assert result.status == 200
-    assert result.detail == "HTTP 200, then connection reset mid-answer"
+    assert result.detail == f"HTTP 200, then connection reset mid-answer by 127.0.0.1:{server.port}"
 
 
 async def test_connection_closed_without_an_answer(server: ProviderServer) -> None:
@@ -91,7 +91,7 @@ async def test_connection_closed_without_an_answer(server: ProviderServer) -> No
     server.script("models", "close")
     result, _ = await probe(server)
     assert result.verdict is Verdict.UNREACHABLE
-    assert result.detail == "connection closed mid-answer"
+    assert result.detail == f"connection closed mid-answer by 127.0.0.1:{server.port}"
 
 
 async def test_headers_trickling_slower_than_the_timeout_hit_the_overall_deadline(
@@ -104,7 +104,7 @@ async def test_headers_trickling_slower_than_the_timeout_hit_the_overall_deadlin
     server.script("models", "trickle_headers")
     result, elapsed = await probe(server, timeout=0.5)
     assert result.verdict is Verdict.UNREACHABLE
-    assert result.detail == "timed out"
+    assert result.detail == f"timed out waiting for 127.0.0.1:{server.port}"
     assert elapsed < 1.5
 
 
@@ -244,7 +244,7 @@ async def test_a_host_that_does_not_resolve_fails_fast(server: ProviderServer) -
     result, elapsed = await probe_at(server.flavour, "https://api.keyturn-test.invalid", KEY[server.flavour],
                                      timeout=3.0)
     assert result.verdict is Verdict.UNREACHABLE
-    assert result.detail == "DNS: host does not resolve"
+    assert result.detail == "DNS: api.keyturn-test.invalid does not resolve"
     assert elapsed < 2.0
 
 

@@ -142,7 +142,7 @@ async def test_slow_answer_times_out_as_unreachable_on_time(server: ProviderServ
     result = await probe(server, timeout=0.4)
     elapsed = time.monotonic() - started
     assert result.verdict is Verdict.UNREACHABLE
-    assert result.detail == "timed out"
+    assert result.detail == f"timed out waiting for 127.0.0.1:{server.port}"
     assert 0.35 <= elapsed < 1.5  # the probe's deadline, not the server's pace
 
 

@@ -202,7 +202,7 @@ async def test_report_has_timeline_propagation_probes_and_request_ids_and_no_key
     propagation = (times["gate_opened"] - times["new_key_live"]).total_seconds()
     assert propagation > 0
     assert f"propagation (new key first live → gate open): {propagation:.1f} s" in text
-    counts = r.engine.probe_counts
+    counts = r.engine.done_counts  # as the done event counted them (probing goes on)
     total = sum(counts.values())
     assert f"probes made: {total} (old {counts[next(iter(counts))]}" in text
     (post,) = r.world.revoke_calls()
@@ -224,6 +224,20 @@ async def test_report_has_timeline_propagation_probes_and_request_ids_and_no_key
     assert done["deployment_requests"] % 40 == 0
     assert f"- deployment requests (samples): {done['deployment_requests']}" in text
     assert_no_canary(text, paths=[r.state])
+
+
+async def test_report_counts_the_probes_the_done_event_counted(tmp_path: Path) -> None:
+    """Probing goes on while the report is written: it says what `done` said."""
+    async with rig(tmp_path) as r:
+        r.engine.start()
+        await r.run_until(lambda: r.engine.can_revoke)
+        await r.engine.revoke()
+        await r.run_until(lambda: r.engine.phase is Phase.DONE)
+        (done,) = [e for e in r.audit.events() if e["event"] == "done"]
+        await r.clock.advance(2.0)  # a few more probes before the report is written
+        assert sum(r.engine.probe_counts.values()) > done["probes"]
+        text = lifecycle.write_report(make_config(tmp_path, {}), "sim", r.engine).read_text()
+    assert f"- probes made: {done['probes']} (" in text
 
 
 def test_report_from_the_log_alone_picks_the_newest_rotation(tmp_path: Path) -> None:

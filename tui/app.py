@@ -25,6 +25,7 @@ from tui.engine.credentials import (
     KeychainUnavailable,
     Reference,
     Secret,
+    backend_name,
     redact,
     store,
 )
@@ -59,7 +60,8 @@ class Session:
             # env: and prompt references are not writable by keyturn.
             return Secret(raw, "entered"), f"held in memory only ({ref} is not writable by keyturn)"
         try:
-            return store(ref, raw), f"stored at {ref}"
+            secret = store(ref, raw)
+            return secret, f"stored at {ref} in {backend_name()}"
         except KeychainUnavailable as exc:
             return Secret(raw, "entered"), f"held in memory only (not stored: {exc})"
 
@@ -90,6 +92,13 @@ class CrashSafeApp(App[int]):
         self._exit_renderables.append(safe_crash_report(self.console.width or 100))
         self._close_messages_no_wait()
 
+    def textual_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's palette entries minus its "Keys" panel: keyturn's Help (`?`) is the one
+        help entry, and it lists the same keys."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Keys":
+                yield command
+
 
 class KeyturnApp(CrashSafeApp):
     """The dashboard for one rotation."""
@@ -119,7 +128,12 @@ class KeyturnApp(CrashSafeApp):
             await self.engine.client.aclose()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in self.textual_commands(screen):
+            if command.title == "Quit" and isinstance(screen, DashboardScreen):
+                # Quit asks first while revoking or verifying, from the palette too.
+                yield SystemCommand("Quit", command.help, screen.action_quit_dashboard)
+            else:
+                yield command
         if not isinstance(screen, DashboardScreen):
             return
         actions: list[tuple[str, str, str, Callable[[], object]]] = [
@@ -149,6 +163,13 @@ class RotationListApp(CrashSafeApp):
         super().__init__()
         self.cfg = cfg
         self.error = error
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from self.textual_commands(screen)
+        help_action = getattr(screen, "action_help", None)
+        if help_action is not None:
+            yield SystemCommand("Help", "Keys, columns and the commands to start with",
+                                help_action)
 
     def on_mount(self) -> None:
         from tui.screens.rotation_list import RotationListScreen  # only `keyturn` needs it

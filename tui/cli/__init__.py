@@ -33,7 +33,8 @@ With no command it lists the configured rotations and opens the one you choose."
 EPILOG = """\
 exit codes: 0 ok; 1 unhealthy, refused or timed out; 2 usage, config or
 credential error; 3 only indeterminate probe results; 4 internal error.
-config: --config PATH, else $KEYTURN_CONFIG, else the user config dir's keyturn/keyturn.toml."""
+config: --config PATH (anywhere on the line), else $KEYTURN_CONFIG, else the user
+config dir's keyturn/keyturn.toml. No config yet? `keyturn init` writes one."""
 
 
 class UsageError(Exception):
@@ -81,7 +82,18 @@ def _usage_line(message: str, argv: list[str] | None) -> str:
     return f"{path}: rotation: no rotation named on the command line (known: {names}); {line}"
 
 
+def _global_options() -> argparse.ArgumentParser:
+    """Options every command takes anywhere on the line, as gh's do: `keyturn probe x
+    --config f` is `keyturn --config f probe x`. SUPPRESS keeps a value given before the
+    command when none is given after it."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                         help="config file (TOML) to use")
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
+    common = _global_options()
     parser = _Parser(
         prog="keyturn",
         description=DESCRIPTION,
@@ -94,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, help: str, description: str) -> argparse.ArgumentParser:
         return sub.add_parser(
-            name, help=help, description=description, epilog=EPILOG,
+            name, help=help, description=description, epilog=EPILOG, parents=[common],
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
@@ -103,10 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
         "Probe the old key, the new key and the deployment once each and print the\n"
         "verdicts. Exit 0 when the active key (new if configured, else old) and the\n"
         "deployment are live; 1 when one is rejected or unexpected; 3 when the only\n"
-        "problems are indeterminate (throttled, unavailable, unreachable).",
+        "problems are indeterminate (throttled, unavailable, unreachable).\n\n"
+        "After a deploy (CI): --expect new exits 0 only when the deployment answers live\n"
+        "serving the NEW key, 1 otherwise (--expect old: the OLD key).",
     )
     p.add_argument("rotation", help="rotation name from the config")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--expect", choices=("new", "old"),
+                   help="exit 1 unless the deployment serves this key (a post-deploy check)")
     p.set_defaults(command_name="probe")
 
     p = command(
@@ -117,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("rotation", help="rotation name from the config")
     p.add_argument("--headless", action="store_true", help="print lines instead of the dashboard")
+    p.add_argument("--json", action="store_true",
+                   help="with --headless: one JSON object per line (probe, phase, notice, end)")
     p.add_argument("--timeout", type=_seconds, default=600.0, metavar="S",
                    help="give up after S seconds (headless; default 600)")
     p.set_defaults(command_name="watch")
@@ -135,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds to wait for the gate, and again for the revocation (default 600)")
     p.add_argument("--rollback", action="store_true",
                    help="on an alarm after the revoke, reactivate the old key at once (Anthropic)")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per line (probe, phase, notice, message, end)")
     p.set_defaults(command_name="revoke")
 
     p = command(
@@ -188,15 +208,75 @@ def build_parser() -> argparse.ArgumentParser:
     )
     secret_sub = p.add_subparsers(dest="secret_command", metavar="ACTION", required=True)
     s = secret_sub.add_parser(
-        "set", help="store a key for a rotation's slot",
+        "set", help="store a key for a rotation's slot", parents=[common],
         description="Store the key for slot old, new or admin of ROTATION at the slot's\n"
-        "keyring: reference (by default keyring:keyturn/ROTATION/SLOT).",
+        "keyring: reference (by default keyring:keyturn/ROTATION/SLOT), read it back,\n"
+        "and say which keyring backend holds it. The key must have the shape of the\n"
+        "rotation's provider and slot (an API key for old/new, an admin key for admin).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    s.add_argument("rotation", help="rotation name")
+    s.add_argument("rotation", help="rotation name from the config")
     s.add_argument("slot", choices=("old", "new", "admin"), help="which key")
+    s.add_argument("--allow-plaintext", action="store_true",
+                   help="store even in a keyring backend that writes keys unencrypted to disk")
+    s.add_argument("--any-shape", action="store_true",
+                   help="skip the check that the key looks like the provider's key for this slot")
     s.set_defaults(command_name="secret")
+
+    _setup_commands(command, common)
     return parser
+
+
+def _setup_commands(command, common: argparse.ArgumentParser) -> None:
+    """`init`, `config check` and `completion`: getting started, with no README at hand."""
+    p = command(
+        "init", "write a commented config for a first rotation",
+        "Write a config for one rotation: the provider, its name, where its keys live,\n"
+        "the deployment's probe URL and whether there is an admin key. Asks for what the\n"
+        "flags do not give when run on a terminal; without one, the flags are all there\n"
+        "is. Refuses to overwrite an existing config unless --force. Then: store the keys\n"
+        "(`keyturn secret set`) and check it all (`keyturn config check`).",
+    )
+    p.add_argument("--provider", choices=("anthropic", "openai"), help="whose keys these are")
+    p.add_argument("--name", metavar="NAME", help="the rotation's name (e.g. the app's)")
+    p.add_argument("--keys", choices=("keyring", "env"),
+                   help="keys in the OS keychain (keyturn's slots) or in environment variables")
+    p.add_argument("--deployment", metavar="URL",
+                   help="your app's keyturn probe URL (GET; see the config's comments)")
+    p.add_argument("--admin", choices=("none", "keyring", "env"),
+                   help="an admin key lets keyturn revoke the old key itself")
+    p.add_argument("--project-id", metavar="ID", help="OpenAI with an admin key: the key's project")
+    p.add_argument("--force", action="store_true", help="overwrite an existing config")
+    p.set_defaults(command_name="init")
+
+    p = command(
+        "config", "check the config and explain what it does",
+        "Inspect the config. `keyturn config check` validates it and explains each\n"
+        "rotation: its provider, where each key lives and whether it resolves (never\n"
+        "showing a key), the deployment URL and what the admin key enables.",
+    )
+    config_sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    c = config_sub.add_parser(
+        "check", help="validate the config and explain each rotation", parents=[common],
+        description="Validate the config and explain each rotation. Exit 0 when every\n"
+        "rotation's keys resolve; 1 when something needs doing (each says what); 2 when\n"
+        "the file is invalid.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    c.set_defaults(command_name="config")
+
+    p = command(
+        "completion", "print a shell completion script",
+        "Print the completion script for bash, zsh or fish. Load it with:\n"
+        "  bash: source <(keyturn completion bash)      (or save it in\n"
+        "        ~/.local/share/bash-completion/completions/keyturn)\n"
+        "  zsh:  keyturn completion zsh > \"${fpath[1]}/_keyturn\"\n"
+        "  fish: keyturn completion fish > ~/.config/fish/completions/keyturn.fish",
+    )
+    p.add_argument("shell", choices=("bash", "zsh", "fish"), help="which shell")
+    # What the scripts call to complete a rotation name (quiet: nothing on any error).
+    p.add_argument("--rotations", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(command_name="completion")
 
 
 def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from tui.engine import config_file
@@ -19,8 +21,10 @@ from tui.engine.credentials import redact
 from tui.engine.gate import Role, serving
 from tui.engine.lock import RotationBusy, RotationLock
 from tui.engine.rotation import (
+    GateChanged,
     Keys,
     Notice,
+    Phase,
     PhaseChanged,
     Probed,
     RotationEngine,
@@ -71,6 +75,39 @@ def say(line: str) -> None:
     out(f"{clock_text()}  {line}")
 
 
+def emit(kind: str, **fields: Any) -> None:
+    """One JSON object on one line (`--json`): its type, the UTC time, its fields."""
+    stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    out(json.dumps({"type": kind, "time": stamp, **fields}))
+
+
+def say_json(line: str) -> None:
+    """A line of a run as a JSON `message` event."""
+    emit("message", text=line)
+
+
+def on_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def attention(title: str, body: str) -> None:
+    """A wait of minutes ended: the bell (only on a terminal, never into a pipe) and a
+    desktop notification where one is available."""
+    if not on_terminal():
+        return
+    from tui.notify import desktop
+
+    try:
+        sys.stdout.write("\a")
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    desktop(title, body)
+
+
 # -- the rotation of a command ---------------------------------------------------------
 
 
@@ -112,24 +149,83 @@ def probe_line(engine: RotationEngine, role: Role, result: Any) -> str:
     )
 
 
-def print_events(engine: RotationEngine) -> None:
-    """One line per probe, phase change and notice of the engine."""
+def probe_event(engine: RotationEngine, role: Role, result: Any) -> dict[str, Any]:
+    """A probe as a JSON event's fields (`--json`)."""
+    track = engine.tracks[role]
+    fields: dict[str, Any] = {
+        "role": role.value, "verdict": result.verdict.value, "status": result.status,
+        "latency_ms": round(result.latency_ms, 1), "streak": min(track.streak, track.need),
+        "need": track.need, "request_id": result.request_id, "detail": result.detail,
+    }
+    if role is Role.DEPLOYMENT:
+        fields["serving"] = serving(result, *engine.fingerprints)
+        fields["fingerprint"] = result.served_fingerprint
+    return fields
+
+
+#: Phases that end a wait a person may be away from.
+ENDINGS = {Phase.DONE: "rotation done", Phase.FAILED: "ALARM", Phase.ROLLED_BACK: "rolled back"}
+
+
+def print_events(engine: RotationEngine, *, as_json: bool = False) -> None:
+    """One line per probe, phase change and notice of the engine (`as_json`: one JSON
+    object per line); the bell when Revoke unlocks and when the rotation ends."""
+    gate_was_open = engine.gate.open
 
     def show(event: object) -> None:
+        nonlocal gate_was_open
         if isinstance(event, Probed):
-            out(probe_line(engine, event.role, event.result))
+            if as_json:
+                emit("probe", **probe_event(engine, event.role, event.result))
+            else:
+                out(probe_line(engine, event.role, event.result))
         elif isinstance(event, PhaseChanged):
-            say(f"phase: {event.phase.value}  ({event.reason})")
+            if as_json:
+                emit("phase", phase=event.phase.value, reason=event.reason)
+            else:
+                say(f"phase: {event.phase.value}  ({event.reason})")
+            if event.phase in ENDINGS and not as_json:
+                attention(f"keyturn: {engine.rotation.name}: {ENDINGS[event.phase]}",
+                          engine.alarm or event.reason)
+        elif isinstance(event, GateChanged):
+            opened = event.gate.open and not gate_was_open
+            gate_was_open = event.gate.open
+            if as_json:
+                emit("gate", open=event.gate.open, reasons=list(event.gate.reasons))
+            if opened and not as_json:
+                attention(f"keyturn: {engine.rotation.name}: Revoke unlocked",
+                          "the new key and the deployment answered live for a full streak")
         elif isinstance(event, Notice) and event.text not in ("probing paused", "probing resumed"):
-            say(event.text)
+            if as_json:
+                emit("notice", level=event.level, text=event.text)
+            else:
+                say(event.text)
 
     engine.listeners.append(show)
 
 
+def prompt_console():
+    """Where questions go: stderr, so stdout stays the command's output (`--json`)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def confirm(question: str) -> bool:
+    """A y/N question (rich's Confirm: it asks again on an answer that is neither);
+    EOFError when stdin ends."""
+    from rich.prompt import Confirm
+    from rich.text import Text
+
+    # A Text, not markup: "[y/N]" and a key's mask are shown as they are.
+    return Confirm.ask(Text(f"{question} [y/N]"), console=prompt_console(), default=False,
+                       show_choices=False, show_default=False)
+
+
 async def ask(question: str) -> bool:
-    """A y/N question on the terminal, off the event loop (probing goes on meanwhile)."""
-    answer = await asyncio.to_thread(input, question)
-    return answer.strip().lower() in ("y", "yes")
+    """A y/N question on the terminal, in a thread off the event loop (probing goes on
+    meanwhile)."""
+    return await asyncio.to_thread(confirm, question)
 
 
 class TerminalDecider:
@@ -151,12 +247,12 @@ class TerminalDecider:
             raise Fail("refusing to revoke without confirmation: stdin is not a terminal "
                        "(pass --yes)", EXIT_USAGE)
         old = engine.keys.old
-        return await ask(f"Revoke OLD key {old.masked} ({old.fingerprint})? [y/N] ")
+        return await ask(f"Revoke OLD key {old.masked} ({old.fingerprint})?")
 
     async def console_done(self, engine: RotationEngine, steps: str) -> bool:
         if self.yes:
             return True
-        return self.interactive and await ask("Revoked it in the console? [y/N] ")
+        return self.interactive and await ask("Revoked it in the console?")
 
     async def reactivate(self, engine: RotationEngine, alarm: str) -> bool:
         if self.rollback:
@@ -164,7 +260,7 @@ class TerminalDecider:
         if not (self.ask_reactivate and self.interactive):
             return False
         old = engine.keys.old
-        return await ask(f"Reactivate OLD key {old.masked} ({old.fingerprint})? [y/N] ")
+        return await ask(f"Reactivate OLD key {old.masked} ({old.fingerprint})?")
 
 
 #: How each ending of a run exits.
@@ -183,10 +279,17 @@ EXIT_FOR = {
 }
 
 
-def exit_with(outcome: Outcome, said: frozenset[Ending] = frozenset({Ending.DECLINED})) -> int:
+def exit_with(outcome: Outcome, said: frozenset[Ending] = frozenset({Ending.DECLINED}),
+              as_json: bool = False) -> int:
     """Print how the run ended and return its exit code. A failure goes to stderr,
-    except the endings in `said`, which are an answer rather than an error."""
+    except the endings in `said`, which are an answer rather than an error; with
+    `as_json` an `end` event comes first on stdout, whatever the ending."""
     code = EXIT_FOR[outcome.ending]
+    if as_json:
+        emit("end", ending=outcome.ending.value, exit_code=code, message=outcome.message)
+        if code == EXIT_OK or outcome.ending in said:
+            return code
+        raise Fail(outcome.message, code)
     if code == EXIT_OK or outcome.ending in said:
         if outcome.message:
             say(outcome.message)
@@ -205,18 +308,21 @@ def run_rotation(
     provider: Any = None,
     promote_slots: bool = True,
     said: frozenset[Ending] = frozenset({Ending.DECLINED}),
+    as_json: bool = False,
 ) -> int:
-    """Run `body(run)` on one engine with one shared client, printing its events; the
-    engine always stops. The exit code follows the run's ending."""
+    """Run `body(run)` on one engine with one shared client, printing its events (as JSON
+    lines with `as_json`); the engine always stops. The exit code follows the run's
+    ending."""
 
     async def main() -> Outcome:
         chosen = provider if provider is not None else provider_for(rotation)
         async with open_client(chosen) as client:
             extra = {"clock": clock} if clock is not None else {}
             engine = RotationEngine(rotation, chosen, keys, client, audit=audit, **extra)
-            print_events(engine)
+            print_events(engine, as_json=as_json)
             lock = RotationLock(audit.dir, rotation.name) if audit is not None else None
-            run = RotationRun(engine, decider, say, promote_slots=promote_slots, lock=lock)
+            run = RotationRun(engine, decider, say_json if as_json else say,
+                              promote_slots=promote_slots, lock=lock)
             try:
                 return await body(run)
             except RotationBusy as exc:
@@ -225,7 +331,7 @@ def run_rotation(
                 run.close()
                 await engine.stop()
 
-    return exit_with(asyncio.run(main()), said)
+    return exit_with(asyncio.run(main()), said, as_json)
 
 
 NO_LIMIT = math.inf

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
+from tui.cli.table import render
 from tui.engine.check import Check
 from tui.engine.gate import Role, serving
 
 
-def as_json(check: Check, code: int) -> str:
+def as_json(check: Check, code: int, expect: dict | None = None) -> str:
     old_fp, new_fp = check.old_fingerprint, check.new_fingerprint
     doc = {
         "rotation": check.rotation.name,
@@ -28,36 +30,47 @@ def as_json(check: Check, code: int) -> str:
         ],
         "gate": {"open": check.gate.open, "reasons": list(check.gate.reasons)},
         **({"evidence": evidence_json(check)} if check.evidence is not None else {}),
+        **({"expect": expect} if expect is not None else {}),
         "exit_code": code,
     }
     return json.dumps(doc, indent=2)
 
 
-def as_table(check: Check) -> list[str]:
+def as_table(check: Check, expectation: str | None = None,
+             width: int | None = None) -> list[str]:
+    """The table (rich: columns that never wrap) and its notes (details, request ids, the
+    gate and the --expect verdict, wrapped at words to the terminal)."""
     old_fp, new_fp = check.old_fingerprint, check.new_fingerprint
-    lines = [
-        f"rotation {check.rotation.name} ({check.rotation.provider})",
-        f"{'role':<10}  {'verdict':<11}  {'status':>6}  {'latency':>8}  {'fingerprint':<12}  "
-        f"{'request id':<24}  detail",
-    ]
+    rows, notes = [], []
     for role, r in check.results.items():
-        fp = check.fingerprint_of(role) or "-"
-        status = r.status if r.status is not None else "-"
-        lines.append(
-            f"{role.value:<10}  {r.verdict.value:<11}  {status:>6}  "
-            f"{r.latency_ms:6.0f}ms  {fp:<12}  {(r.request_id or '-')[:24]:<24}  "
-            + (f"serving {serving(r, old_fp, new_fp)}; " if role is Role.DEPLOYMENT else "")
-            + r.detail
-        )
+        where = serving(r, old_fp, new_fp) if role is Role.DEPLOYMENT else ""
+        rows.append((role.value, r.verdict.value, str(r.status) if r.status is not None else "-",
+                     f"{r.latency_ms:.0f} ms", check.fingerprint_of(role) or "-", where))
+        said = [r.detail] if r.detail and r.verdict.value != "live" else []
+        if role is Role.DEPLOYMENT and check.rotation.deployment:
+            said.insert(0, shown_url(check.rotation.deployment))
+        if r.request_id:
+            said.append(f"request id {r.request_id}")
+        notes.append((role.value, "; ".join(said)))
     if check.evidence is not None:
         ev = check.evidence
         old, new, other = ev.mix
-        lines.append(f"deployment samples: {ev.requests} sent, {ev.samples} named a key "
-                     f"(OLD {old} · NEW {new}" + (f" · other {other}" if other else "") + "); "
-                     f"{ev.bound_text()} after {ev.n} NEW samples, {ev.needed} needed")
-    lines.append("gate: " + ("open (one tick each; Revoke needs a full streak)"
-                             if check.gate.open else check.gate.summary))
-    return lines
+        notes.append(("samples", f"{ev.requests} sent, {ev.samples} named a key (OLD {old} · "
+                      f"NEW {new}" + (f" · other {other}" if other else "") + "); "
+                      f"{ev.bound_text()} after {ev.n} NEW samples, {ev.needed} needed"))
+    notes.append(("gate", "open (one tick each; Revoke needs a full streak)"
+                  if check.gate.open else check.gate.summary))
+    if expectation:
+        notes.append(("expect", expectation))
+    lines = [f"rotation {check.rotation.name} ({check.rotation.provider})"]
+    return lines + render(("role", "verdict", "status", "latency", "fingerprint", "serving"),
+                          rows, notes, width=width)
+
+
+def shown_url(url: str) -> str:
+    """Host and path only: a query string may carry a token."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
 def evidence_json(check: Check) -> dict[str, object]:
@@ -73,6 +86,5 @@ def evidence_json(check: Check) -> dict[str, object]:
         "samples_needed": ev.needed,
         "old_share_bound": round(ev.bound, 6),
         "max_old_share": ev.max_old_share,
-        "seconds_since_old_seen": None,  # one probe: OLD was seen in it, or not at all
         "old_seen": ev.old_last_seen_at is not None,
     }

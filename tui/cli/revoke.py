@@ -13,6 +13,7 @@ from tui.cli.common import (
     load_rotation,
     out,
     run_rotation,
+    say_json,
 )
 from tui.engine.lifecycle import finish_interrupted_promotion
 from tui.engine.rotation import load_keys
@@ -24,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     audit = audit_for(cfg)
     repaired = finish_interrupted_promotion(rotation, audit)
     if repaired is not None:
-        out(repaired.message)
+        (say_json if args.json else out)(repaired.message)
     keys = load_keys(rotation)
     if keys.new is None:
         raise Fail(f"{rotation.name}: no new key configured; nothing to rotate to", EXIT_USAGE)
@@ -38,4 +39,5 @@ def run(args: argparse.Namespace) -> int:
         return await run.rotate(args.timeout)
 
     decider = TerminalDecider(yes=args.yes, interactive=interactive, rollback=args.rollback)
-    return run_rotation(rotation, keys, audit, body, decider=decider, clock=args.clock)
+    return run_rotation(rotation, keys, audit, body, decider=decider, clock=args.clock,
+                        as_json=args.json)

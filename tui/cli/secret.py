@@ -1,36 +1,51 @@
-"""`keyturn secret set ROTATION SLOT`: store a key in the OS keychain, never echoed."""
+"""`keyturn secret set ROTATION SLOT`: store a key in the OS keychain, never echoed.
+
+Before storing: the rotation exists and the key has the shape of its provider's key for
+that slot. After: the key is read back, and the line says which keyring backend holds it
+(a backend that writes keys unencrypted to disk is refused unless --allow-plaintext).
+"""
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 
-from tui.cli.common import EXIT_OK, EXIT_USAGE, Fail, out
+from tui.cli.common import EXIT_OK, EXIT_USAGE, Fail, out, prompt_console
 from tui.engine import config_file
-from tui.engine.config import name_problem
-from tui.engine.credentials import Reference, default_reference, looks_like_key, store
+from tui.engine.credentials import Reference, backend_name, looks_like_key, store
+from tui.engine.key_shape import shape_problem
+
+
+def read_key(slot: str, rotation: str) -> str:
+    """The key from a hidden prompt on a terminal, or one line of stdin when piped."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        from rich.prompt import Prompt
+        from rich.text import Text
+
+        return Prompt.ask(Text(f"{slot} key for {rotation} (hidden)"), password=True,
+                          console=prompt_console())
+    return sys.stdin.readline() if sys.stdin is not None else ""
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_file.load(args.config)
-    rotation = cfg.rotations.get(args.rotation)
-    problem = name_problem(args.rotation) if rotation is None else None
-    if problem:
+    if looks_like_key(args.rotation):
         # Not a keychain name made of a key typed on the command line, nor one echoed.
-        hint = (" (the key itself is read from a hidden prompt or stdin, never from the "
-                "command line)") if looks_like_key(args.rotation) else ""
-        raise Fail(f"secret set: {problem}{hint}", EXIT_USAGE)
-    ref = getattr(rotation, args.slot) if rotation else default_reference(args.rotation, args.slot)
+        raise Fail("secret set: the rotation name looks like a raw key (the key itself is read "
+                   "from a hidden prompt or stdin, never from the command line)", EXIT_USAGE)
+    rotation = cfg.rotation(args.rotation)  # unknown: names the config and its rotations
+    ref = getattr(rotation, args.slot)
     if Reference.parse(ref).kind != "keyring":
         raise Fail(f"{args.rotation}.{args.slot} is {ref}: only keyring: references are stored "
                    "by keyturn (set that yourself)", EXIT_USAGE)
-    if sys.stdin is not None and sys.stdin.isatty():
-        raw = getpass.getpass(f"{args.slot} key for {args.rotation} (hidden): ")
-    else:
-        raw = sys.stdin.readline() if sys.stdin is not None else ""
+    raw = read_key(args.slot, args.rotation)
     if not raw.strip():
         raise Fail("no key given", EXIT_USAGE)
-    secret = store(ref, raw)
-    out(f"stored {args.slot} key {secret.masked} ({secret.fingerprint}) at {ref}")
+    problem = None if args.any_shape else shape_problem(
+        rotation.provider, args.slot, raw, rotation.name)
+    if problem:
+        raise Fail(f"not stored: {problem} (--any-shape stores it anyway)", EXIT_USAGE)
+    secret = store(ref, raw, allow_plaintext=args.allow_plaintext)
+    out(f"stored {args.slot} key {secret.masked} ({secret.fingerprint}) at {ref} "
+        f"in {backend_name()}; read back to check")
     return EXIT_OK

@@ -4,20 +4,32 @@ from __future__ import annotations
 
 import argparse
 
-from tui.cli.common import TerminalDecider, audit_for, load_rotation, out, run_rotation
+from tui.cli.common import (
+    EXIT_USAGE,
+    Fail,
+    TerminalDecider,
+    audit_for,
+    load_rotation,
+    run_rotation,
+    say,
+    say_json,
+)
 from tui.engine.rotation import load_keys
 from tui.engine.run import Ending, Outcome, RotationRun
 
 
 def run(args: argparse.Namespace) -> int:
     cfg, rotation = load_rotation(args)
+    if args.json and not args.headless:
+        raise Fail("--json prints the run as lines: use it with --headless", EXIT_USAGE)
     if not args.headless:
         from tui.app import run_dashboard
 
         return run_dashboard(cfg, rotation.name)
     keys = load_keys(rotation)
     if keys.new is None:
-        out(f"{rotation.name}: no new key yet; watching the old key (the gate cannot open)")
+        (say_json if args.json else say)(
+            f"{rotation.name}: no new key yet; watching the old key (the gate cannot open)")
     audit = audit_for(cfg)
 
     async def body(run: RotationRun) -> Outcome:
@@ -28,4 +40,4 @@ def run(args: argparse.Namespace) -> int:
     decider = TerminalDecider(yes=False, interactive=False)
     # A watch that times out is an answer ("not yet"), printed with the lines before it.
     return run_rotation(rotation, keys, audit, body, decider=decider, clock=args.clock,
-                        said=frozenset({Ending.GATE_TIMEOUT}))
+                        said=frozenset({Ending.GATE_TIMEOUT}), as_json=args.json)

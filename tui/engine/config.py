@@ -19,7 +19,9 @@ from tui.engine.credentials import default_reference, looks_like_key, redact_key
 #: and of keychain names, so no slash, no `..` alone, no space or line break, at most 64
 #: characters. `\Z`, not `$`: `$` also matches before a trailing newline ("svc\n").
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
-DURATION = re.compile(r"^\s*(\d{1,9})\s*([hdw])\s*\Z")
+#: One or more `<number><unit>` parts: `90d`, `36h`, `1w2d`, `2w 3d 12h` (9 digits at most).
+DURATION = re.compile(r"(?:\s*\d{1,9}\s*[hdw])+\s*")
+DURATION_PART = re.compile(r"(\d+)\s*([hdw])")
 DURATION_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
 #: Deployment requests per tick. At the default 2 s interval, 40 samples (20 requests a
 #: second) bring the count of NEW samples the default bound needs (845 in the first ten
@@ -50,11 +52,13 @@ def name_problem(name: str) -> str | None:
 
 
 def parse_duration(text: str) -> float:
-    """`90d`, `12h`, `2w` → seconds."""
-    m = DURATION.match(text)
-    if not m or int(m.group(1)) <= 0:
-        raise ValueError("must be a positive duration like 90d, 12h or 2w")
-    return int(m.group(1)) * DURATION_UNITS[m.group(2)]
+    """`90d`, `12h`, `2w`, and sums of them (`1w2d`, `2w 3d 12h`) → seconds."""
+    if not DURATION.fullmatch(text):
+        raise ValueError("must be a positive duration like 90d, 36h, 2w or 1w2d (h, d, w)")
+    seconds = sum(int(n) * DURATION_UNITS[unit] for n, unit in DURATION_PART.findall(text))
+    if seconds <= 0:
+        raise ValueError("must be a positive duration like 90d, 36h, 2w or 1w2d (h, d, w)")
+    return seconds
 
 
 @dataclass(frozen=True)

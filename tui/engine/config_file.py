@@ -56,6 +56,11 @@ def validate(data: dict, path: Path) -> Config:
                 f"{path}: rotations.{name}.base_url: Anthropic's base_url is the host root "
                 "(like https://api.anthropic.com), without /v1"
             )
+        if r.project_id and r.provider != "openai":
+            raise ConfigError(
+                f"{path}: rotations.{name}.project_id: only OpenAI rotations take a project_id "
+                f"({r.provider} admin keys act on the whole organization); remove it"
+            )
         if r.provider == "openai" and r.admin and not r.project_id:
             raise ConfigError(f"{path}: rotations.{name}.project_id: required with an OpenAI admin key")
         rotations[name] = Rotation(

@@ -29,6 +29,10 @@ class KeychainUnavailable(CredentialError):
     """No usable keyring backend on this machine."""
 
 
+class KeychainUnsafe(KeychainUnavailable):
+    """The keyring backend would keep the key unencrypted on disk, or not at all."""
+
+
 def mask(raw: str) -> str:
     """`sk-ant-…igAA`: the provider prefix and the last four characters."""
     if len(raw) < 12:
@@ -289,8 +293,30 @@ def keychain_delete(service: str, name: str) -> None:
         raise KeychainUnavailable(NO_BACKEND.format(why=type(exc).__name__)) from None
 
 
-def store(ref: str, raw: str) -> Secret:
-    """Store a key at a keyring reference (env and prompt references cannot be written)."""
+def backend_name() -> str:
+    """The keyring backend a key is written to, as PYTHON_KEYRING_BACKEND names it
+    (`keyring.backends.SecretService.Keyring`); for a chain of backends, the first one
+    (the chain writes there)."""
+    import keyring
+
+    backend = keyring.get_keyring()
+    chained = getattr(backend, "backends", None)
+    if isinstance(chained, list) and chained:
+        backend = chained[0]
+    kind = type(backend)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def is_plaintext(name: str) -> bool:
+    """Backends that write keys to disk unencrypted (keyrings.alt's PlaintextKeyring and
+    its kind name themselves so)."""
+    return "plaintext" in name.lower()
+
+
+def store(ref: str, raw: str, *, allow_plaintext: bool = False) -> Secret:
+    """Store a key at a keyring reference (env and prompt references cannot be written),
+    then read it back: a backend that keeps nothing (the null keyring) or keeps the key in
+    plain text on disk (unless `allow_plaintext`) is refused, saying which backend it is."""
     reference = Reference.parse(ref)
     secret = Secret(raw, str(reference))
     if reference.kind != "keyring":
@@ -298,5 +324,20 @@ def store(ref: str, raw: str) -> Secret:
             f"cannot store into {reference}: only keyring: references are writable "
             f"(set the environment variable yourself)"
         )
+    _keyring()  # no backend at all: NO_BACKEND
+    name = backend_name()
+    if is_plaintext(name) and not allow_plaintext:
+        raise KeychainUnsafe(
+            f"not stored: the keyring backend {name} writes keys unencrypted to disk. "
+            "Choose an encrypted backend with PYTHON_KEYRING_BACKEND, use env: references, "
+            "or pass --allow-plaintext to store it there anyway"
+        )
     keychain_set(reference.service, reference.name, secret.reveal())
+    back = keychain_get(reference.service, reference.name)
+    if back is None or back.strip() != secret.reveal():
+        raise KeychainUnsafe(
+            f"not stored: the keyring backend {name} accepted the key but does not give it "
+            f"back from {reference} (a backend that keeps nothing?). Use env:VAR references "
+            "in the config instead, or choose a backend with PYTHON_KEYRING_BACKEND."
+        )
     return secret

@@ -125,12 +125,13 @@ class GateState:
 
 
 def serving(result: ProbeResult | None, old_fp: str | None, new_fp: str | None) -> str:
-    """Which key a deployment answer says it serves: NEW, OLD, unknown key, or MISMATCH."""
+    """Which key a deployment answer says it serves: NEW, OLD, MISMATCH, `unknown key` (it
+    answered without naming one) or `no answer` (it did not answer at all)."""
     if result is None:
         return "not probed yet"
     fp = result.served_fingerprint
     if fp is None:
-        return "unknown key"
+        return "no answer" if result.verdict is Verdict.UNREACHABLE else "unknown key"
     if new_fp and fp == new_fp:
         return "NEW"
     if old_fp and fp == old_fp:
@@ -161,13 +162,23 @@ def evaluate(
             # re-lock the gate; judge the key served from the last answer that names one.
             last = next((r for r in reversed(deployment.history)
                          if not (r.verdict.indeterminate and r.served_fingerprint is None)), None)
+        if last is None and deployment.last is not None:
+            last = deployment.last  # only answers that named no key: say what they were
         where = serving(last, old_fp, new_fp)
         if where == "OLD":
             reasons.append("deployment still serving OLD")
         elif where == "MISMATCH":
             reasons.append("deployment serves a key that is neither OLD nor NEW")
+        elif where == "no answer":
+            assert last is not None
+            reasons.append(f"deployment did not answer ({last.detail or last.verdict.value})")
         elif where == "unknown key":
-            reasons.append("deployment does not report which key it serves")
+            assert last is not None
+            if last.verdict is Verdict.LIVE:
+                reasons.append("deployment does not report which key it serves")
+            else:
+                reasons.append(f"deployment answered {last.verdict.value} without naming a key"
+                               + (f" ({last.detail})" if last.detail else ""))
         if not deployment.complete:
             reasons.append(
                 f"deployment {min(deployment.streak, deployment.need)}/{deployment.need} live on NEW"

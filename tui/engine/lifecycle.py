@@ -98,12 +98,18 @@ class StatusRow:
     overdue: bool
     #: The phase an unfinished rotation stopped in (from the audit log), else None.
     in_progress: str | None = None
+    #: What the user must change when a reference still points at a key keyturn revoked
+    #: (env: and other references keyturn does not move), else None.
+    stale: str | None = None
 
     @property
     def state(self) -> str:
-        """One word for the table: `overdue`, `ok`, `never` (no rotation logged) or `-` (no policy)."""
+        """One word for the table: `overdue`, `update refs` (a reference holds a revoked key),
+        `ok`, `never` (no rotation logged) or `-` (no policy)."""
         if self.overdue:
             return "overdue"
+        if self.stale:
+            return "update refs"
         if self.rotate_every is None:
             return "-"
         if self.last_rotated is None:
@@ -126,6 +132,7 @@ class StatusRow:
             "overdue": self.overdue,
             "state": self.state,
             "in_progress": self.in_progress,
+            "stale": self.stale,
         }
 
 
@@ -153,6 +160,7 @@ def status_row(
     old_fp = peek_fingerprint(rotation.old)
     new_fp = peek_fingerprint(rotation.new)
     unfinished = resume_point(events, old_fp) if old_fp else None
+    revoked = {record.get("old") for record in events if record.get("event") == "done"}
     return StatusRow(
         name=rotation.name,
         provider=rotation.provider,
@@ -164,7 +172,20 @@ def status_row(
         due=due,
         overdue=due is not None and now >= due,
         in_progress=unfinished.phase if unfinished and unfinished.phase != "done" else None,
+        stale=stale_references(rotation, old_fp, new_fp, revoked),
     )
+
+
+def stale_references(rotation: Rotation, old_fp: str | None, new_fp: str | None,
+                     revoked: set[object]) -> str | None:
+    """What to change when `old` still points at a key keyturn revoked (a reference
+    keyturn does not move: env:, another keychain name), else None."""
+    if old_fp is None or old_fp not in revoked:
+        return None
+    said = f"`old` ({rotation.old}) still holds the revoked key {old_fp}"
+    if new_fp is not None and new_fp not in revoked:
+        return said + f"; put the key in service ({new_fp}, now at {rotation.new}) there"
+    return said + "; put the key in service there"
 
 
 def status_rows(cfg: Config, now: datetime | None = None) -> list[StatusRow]:
@@ -371,7 +392,8 @@ def write_report(
     events = list(audit.events(rotation_name))
     if engine is not None:
         old_fp, new_fp = engine.fingerprints
-        probe_counts = {role.value: n for role, n in engine.probe_counts.items()}
+        counts = engine.done_counts if engine.done_counts is not None else engine.probe_counts
+        probe_counts = {role.value: n for role, n in counts.items()}
         request_ids = [r.request_id for r in engine.receipts if r.request_id]
         provider = engine.rotation.provider
     else:

@@ -179,6 +179,9 @@ class RotationEngine:
         self.audit_error: str | None = None
         #: Probes made by this run, per role (the report counts them).
         self.probe_counts: dict[Role, int] = dict.fromkeys(self.tracks, 0)
+        #: probe_counts at the moment the rotation was proved done: what the `done` event
+        #: records and the report says (probing goes on while the report is written).
+        self.done_counts: dict[Role, int] | None = None
         #: Set by restore(): the phase this run picked up from the audit log.
         self.resumed_from: str | None = None
         self.listeners: list[Callable[[object], None]] = []
@@ -345,10 +348,11 @@ class RotationEngine:
                 self._emit(Notice("ALARM: " + alarm, "error"))
                 self.record("deployment_alarm", old=old_fp, new=new_fp, detail=alarm)
             elif self._revocation_confirmed():
+                self.done_counts = dict(self.probe_counts)
                 self.record("old_key_dead", old=old_fp)
                 evidence = self.evidence
                 self.record("done", old=old_fp, new=new_fp,
-                             probes=sum(self.probe_counts.values()),
+                             probes=sum(self.done_counts.values()),
                              deployment_requests=evidence.requests if evidence else None)
                 self._set_phase(Phase.DONE, "revocation confirmed, deployment live on NEW")
 

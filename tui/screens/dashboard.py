@@ -29,6 +29,7 @@ from providers.results import ProbeResult
 from tui.engine.audit import warnings_to
 from tui.engine.credentials import CredentialError, Secret, redact
 from tui.engine.gate import GateState, Role
+from tui.engine.key_shape import shape_problem
 from tui.engine.rotation import (
     PRE_REVOKE,
     GateLocked,
@@ -66,6 +67,10 @@ COALESCE = 0.05
 
 #: Phases during which quitting asks first: the old key's fate is not yet proven.
 ASK_BEFORE_QUIT = frozenset({Phase.REVOKING, Phase.VERIFYING})
+
+#: Phases that end a wait a person may have walked away from: the bell, and a desktop
+#: notification where one is available.
+ENDINGS = {Phase.DONE: "rotation done", Phase.FAILED: "ALARM", Phase.ROLLED_BACK: "rolled back"}
 
 
 # -- engine events as messages -----------------------------------------------------
@@ -145,6 +150,7 @@ class DashboardScreen(Screen[None]):
         self.reactivate_asked = Asked()
         #: The one rotation run: the same sequence the CLI drives, with this screen deciding.
         self.run = RotationRun(engine, self, self.say, promote_slots=not demo, until_done=True)
+        self._gate_was_open = engine.gate.open
 
     # -- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -313,10 +319,26 @@ class DashboardScreen(Screen[None]):
     def on_phase_moved(self, message: PhaseMoved) -> None:
         self.log_event(f"phase → {message.phase}" + (f"  ({message.reason})" if message.reason else ""),
                        "phase")
+        if message.phase in ENDINGS:
+            self.attention(ENDINGS[message.phase], self.engine.alarm or message.reason)
         self.redraw()
 
     def on_gate_moved(self, message: GateMoved) -> None:
+        opened = message.gate.open and not self._gate_was_open
+        self._gate_was_open = message.gate.open
+        if opened and self.engine.phase in PRE_REVOKE:
+            self.attention("Revoke unlocked", "the new key and the deployment answered live "
+                                              "for a full streak: press r")
         self.redraw()
+
+    def attention(self, title: str, body: str) -> None:
+        """The bell, and a desktop notification when the dashboard runs on a real terminal
+        (not under a test's headless driver, not in the demo)."""
+        self.app.bell()
+        if not self.app.is_headless and not self.demo:
+            from tui.notify import desktop
+
+            desktop(f"keyturn: {self.engine.rotation.name}: {title}", body)
 
     def on_engine_notice(self, message: EngineNotice) -> None:
         self.log_event(message.text, message.level)
@@ -538,6 +560,10 @@ class DashboardScreen(Screen[None]):
                 raise CredentialError("the pasted text is too short to be an API key")
             if candidate == self.engine.keys.old:
                 raise CredentialError("that is the old key; enter the new one")
+            problem = shape_problem(self.engine.rotation.provider, "new", raw,
+                                    self.engine.rotation.name)
+            if problem:
+                raise CredentialError(problem)
             if self.engine.phase not in PRE_REVOKE:
                 raise RevokeRefused(f"cannot replace the new key while {self.engine.phase}")
         except (CredentialError, RevokeRefused) as exc:

@@ -47,6 +47,31 @@ Phases
 """
 
 
+LIST_HELP = """\
+The rotation list: every rotation in the config, its keys'
+fingerprints, when it was last rotated and when it is due.
+
+Keys
+  ↑ ↓      Choose a rotation
+  Enter    Open its dashboard
+  ctrl+p   Command palette
+  ?        This help
+  q, Esc   Quit
+
+Columns
+  —        the key is not stored yet, or is asked for at a prompt
+  state    ok · overdue · never (not rotated yet) · - (no policy)
+           update refs: `old` still holds a key keyturn revoked
+
+Commands
+  keyturn init               write a first rotation
+  keyturn config check       explain the config, say what is missing
+  keyturn secret set R SLOT  store a key (SLOT: old, new or admin)
+  keyturn status             this list for scripts (--json)
+  keyturn completion SHELL   tab completion for bash, zsh or fish
+"""
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
@@ -54,9 +79,13 @@ class HelpScreen(ModalScreen[None]):
         Binding("q", "close", "Close", show=False),
     ]
 
+    def __init__(self, text: str = HELP) -> None:
+        super().__init__()
+        self.text = text
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog"):
-            yield Static(Text(HELP))
+            yield Static(Text(self.text))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -55,6 +55,7 @@ class RotationListScreen(Screen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open"),
+        Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit_list", "Quit"),
         Binding("escape", "quit_list", "Quit", show=False),
     ]
@@ -77,7 +78,7 @@ class RotationListScreen(Screen[str | None]):
         hint = self.query_one("#list-hint", Static)
         if not self.cfg.rotations:
             hint.update(Text(
-                f"No rotations configured in {self.cfg.path}. Add one (see the README), "
+                f"No rotations configured in {self.cfg.path}. `keyturn init` writes one; "
                 "or try `keyturn demo`.", style="yellow"))
             return
         hint.update(Text("reading keys…", style="dim"))
@@ -121,6 +122,11 @@ class RotationListScreen(Screen[str | None]):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.dismiss(str(event.row_key.value))
+
+    def action_help(self) -> None:
+        from tui.screens.help import LIST_HELP, HelpScreen
+
+        self.app.push_screen(HelpScreen(LIST_HELP))
 
     def action_quit_list(self) -> None:
         self.dismiss(None)

@@ -19,6 +19,7 @@ SERVING_STYLE = {
     "NEW": "bold green",
     "OLD": "bold yellow",
     "unknown key": "bold yellow",
+    "no answer": "bold red",
     "MISMATCH": "bold white on red",
     "not probed yet": "dim",
 }
@@ -183,7 +184,8 @@ class DeploymentCard(ProbeCard):
         answers = Counter(serving(result, old_fp, new_fp) for result in track.history)
         n_old, n_new = answers["OLD"], answers["NEW"]
         n_unknown, n_other = answers["unknown key"], answers["MISMATCH"]
-        total = n_old + n_new + n_unknown + n_other
+        n_silent = answers["no answer"]
+        total = n_old + n_new + n_unknown + n_other + n_silent
         text.append("mix ")
         text.append(f"OLD {n_old}", style="yellow" if n_old else "dim")
         text.append(" · ")
@@ -192,4 +194,6 @@ class DeploymentCard(ProbeCard):
             text.append(f" · other key {n_other}", style="red")
         if n_unknown:
             text.append(f" · unknown {n_unknown}", style="dim")
+        if n_silent:
+            text.append(f" · no answer {n_silent}", style="dim")
         text.append(f"  (last {total})\n" if total else "\n", style="dim")

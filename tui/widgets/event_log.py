@@ -30,6 +30,13 @@ class EventLog(Static):
         self._draw()
 
     def _draw(self) -> None:
+        """The newest rows that fit, counting the rows a long line wraps to: a long line
+        (an instruction to update the references) is shown whole, not cut at the bottom."""
         height = max(1, self.content_size.height or 6)
-        shown = list(self.lines)[-height:]
-        self.update(Text("\n").join(shown), layout=False)
+        shown = Text("\n").join(list(self.lines)[-height:])
+        width = self.content_size.width
+        if width:
+            rows = shown.wrap(self.app.console, width)
+            if len(rows) > height:
+                shown = Text("\n").join(list(rows)[-height:])
+        self.update(shown, layout=False)
