@@ -18,6 +18,11 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
 DURATION_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
 
+#: typing.TYPE_CHECKING without importing typing (the dashboard's first frame waits on it).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tui.engine.destinations import Destination
+
 
 class ConfigError(Exception):
     """One line for the user: file, key, problem."""
@@ -49,6 +54,8 @@ class Rotation:
     timeout: float
     streak: int
     indeterminate: str
+    #: Where the app reads its key: keyturn writes NEW there (and OLD back, to undo).
+    destinations: tuple[Destination, ...] = ()
 
     @property
     def rotate_every_seconds(self) -> float | None:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from providers import PROVIDER_NAMES
 from tui.engine.config import NAME, parse_duration
 from tui.engine.credentials import check_reference, looks_like_key
+from tui.engine.destination_schema import DestinationConfig
 
 Seconds = Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)]
 Streak = Annotated[int, Field(ge=1, le=1000, strict=True)]
@@ -73,6 +74,8 @@ class RotationConfig(_Strict):
     timeout: Seconds | None = None
     streak: Streak | None = None
     indeterminate: Policy | None = None
+    #: Where the app reads its key (`[[rotations.NAME.destinations]]`).
+    destinations: list[DestinationConfig] = []
 
     @field_validator("old", "new", "admin")
     @classmethod
