@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from providers.results import ProbeResult, Verdict
@@ -148,3 +149,45 @@ def with_old_key_state(gate: GateState, old: Track) -> GateState:
         return gate
     return GateState(False, (*gate.reasons, "the OLD key is already refused by the provider "
                                             "(revoked elsewhere?): nothing to revoke"))
+
+
+@dataclass(frozen=True)
+class PlatformRollout:
+    """What a platform (a Cloudflare Worker) says takes its traffic, beside when keyturn
+    wrote the NEW key there. Plain data: the engine reads it, this module judges it."""
+
+    name: str
+    #: When keyturn wrote this NEW key there, by the platform's own clock; None: it has not
+    #: (or wrote OLD back since).
+    written_at: datetime | None
+    #: The serving deployment: (version, percentage, version created) per version; empty
+    #: when it was never read, or the last read was refused (auth, not found).
+    shares: tuple[tuple[str, float, datetime | None], ...] = ()
+    #: Why the last read failed, if it did.
+    problem: str | None = None
+
+
+#: Platform times are compared with the `Date` of its answer to the write (whole seconds).
+WRITE_SLACK = timedelta(seconds=1)
+
+
+def with_platform_rollout(gate: GateState, rollouts: tuple[PlatformRollout, ...]) -> GateState:
+    """The gate, also locked while a platform's serving deployment gives traffic to a
+    version created before keyturn wrote the NEW key there: that version holds the old
+    secret, whatever the deployment probe happened to reach. The platform's word, on top
+    of the other rules; a version whose creation time is unknown counts as older."""
+    reasons: list[str] = []
+    for r in rollouts:
+        if r.written_at is None:
+            reasons.append(f"NEW key not written to {r.name} yet (w, or `keyturn push`)")
+        elif not r.shares:
+            reasons.append(f"{r.name}: {r.problem or 'deployments not read yet'}")
+        else:
+            older = [(version, pct) for version, pct, created in r.shares
+                     if pct > 0 and (created is None or created < r.written_at - WRITE_SLACK)]
+            if older:
+                on = ", ".join(f"{pct:g} % on version {version}" for version, pct in older)
+                reasons.append(f"{r.name}: {on} from before the NEW key was written")
+    if not reasons:
+        return gate
+    return GateState(False, (*gate.reasons, *reasons))
