@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import os
+from dataclasses import dataclass, replace
 
-from providers.simulated import DEPLOYMENT_URL, SimulatedProvider, SimulatedWorld
+from providers.simulated import DEPLOYMENT_URL, HOST, SimulatedProvider, SimulatedWorld
 from tui.engine.config import Rotation
 from tui.engine.credentials import Secret
 from tui.engine.rotation import Keys
 
 DEMO_NAME = "demo"
+#: Where the demo's simulated Cloudflare token is found (a `cloudflare-worker` destination
+#: names its token by reference, like every credential).
+DEMO_TOKEN_VAR = "KEYTURN_DEMO_CLOUDFLARE_TOKEN"
 
 
 @dataclass
@@ -18,6 +23,8 @@ class Demo:
     world: SimulatedWorld
     provider: SimulatedProvider
     keys: Keys
+    #: The simulated Cloudflare Worker the NEW key is written to (`worker=True`).
+    worker: object | None = None
 
 
 def build_demo(
@@ -34,11 +41,16 @@ def build_demo(
     breaks_after_revoke: bool = False,
     keys: tuple[str, str, str] | None = None,
     key_sources: tuple[str, str, str] = ("demo", "demo", "demo"),
+    worker: bool = False,
 ) -> Demo:
     """A simulated world with an old key, a new key, a deployment and an admin API.
 
     `keys` (old, new, admin) fixes the keys (snapshots, canary tests); by default the
     world makes fresh random ones. `key_sources` names where each Secret says it came from.
+
+    `worker`: the app is a Cloudflare Worker that serves OLD until keyturn writes the NEW
+    key to its secret (the rotation's one destination); its deployment then moves to NEW
+    from a second later, over `window` seconds (at most 3).
     """
     kwargs: dict = {"clock": clock} if clock is not None else {}
     if keys is not None:
@@ -54,9 +66,34 @@ def build_demo(
         indeterminate="reset",
     )
     provider = SimulatedProvider(transport=world.transport)
+    simulated_worker = None
+    if worker:
+        simulated_worker, destination = _worker(world, window)
+        rotation = replace(rotation, destinations=(destination,))
+        provider = SimulatedProvider(transport=simulated_worker.transport)
     old_source, new_source, admin_source = key_sources
     secrets = Keys(
         Secret(world.old, old_source), Secret(world.new, new_source),
         Secret(world.admin_key, admin_source) if admin else None,
     )
-    return Demo(rotation, world, provider, secrets)
+    return Demo(rotation, world, provider, secrets, simulated_worker)
+
+
+def _worker(world: SimulatedWorld, window: float):
+    """A simulated Worker whose secret moves the world's deployment, and its destination."""
+    from providers.simulated_cloudflare import SimulatedWorker
+    from tui.engine.destinations import WorkerSecret
+
+    world.switch_at = math.inf  # serving OLD until the secret is written
+
+    def moved(raw: str) -> None:
+        if raw == world.new:
+            world.switch_at, world.window = world.now() + 1.0, min(window, 3.0)
+        elif raw == world.old:
+            world.switch_at = math.inf  # the undo: back to OLD
+
+    simulated = SimulatedWorker(world, moved)
+    os.environ[DEMO_TOKEN_VAR] = simulated.token  # the demo's own process; not a secret
+    destination = WorkerSecret(simulated.account_id, simulated.script, simulated.secret_name,
+                               f"env:{DEMO_TOKEN_VAR}", api=HOST)
+    return simulated, destination
