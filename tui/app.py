@@ -202,7 +202,7 @@ def run_demo() -> int:
     """`keyturn demo`: the dashboard on the simulated provider and deployment."""
     from tui.engine.demo import build_demo
 
-    demo = build_demo()
+    demo = build_demo(worker=True)  # the whole flow: write the new key, watch it land, revoke
     return _run(KeyturnApp(Session(demo.rotation, demo.provider, demo.keys, demo=True)))
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tui.cli.common import TerminalDecider, out, run_rotation
+from tui.cli.common import TerminalDecider, out, run_rotation, say
 from tui.engine.audit import AuditLog
 from tui.engine.demo import build_demo
+from tui.engine.destinations import Destination
+from tui.engine.push import push
 from tui.engine.run import Outcome, RotationRun
 
 
@@ -16,15 +18,27 @@ def run(args: argparse.Namespace) -> int:
         from tui.app import run_demo
 
         return run_demo()
-    demo = build_demo(**({"clock": args.clock.now} if args.clock is not None else {}))
-    out("keyturn demo: simulated provider, old and new keys, a deployment switching over "
-        f"{demo.world.window:g}s, streak {demo.rotation.streak}")
+    demo = build_demo(worker=True,
+                      **({"clock": args.clock.now} if args.clock is not None else {}))
+    out("keyturn demo: simulated provider, old and new keys, a Cloudflare Worker serving the "
+        f"old key until the new one is written to its secret, streak {demo.rotation.streak}")
     audit = AuditLog(Path(args.state_dir)) if args.state_dir else None
 
     async def body(run: RotationRun) -> Outcome:
+        run.start()
+        engine = run.engine
+        await engine.wait_until(lambda: engine.first_live_at is not None, 10)
+        say("the new key answers, the Worker still serves the old one: writing the new key "
+            "to its secret (what `w` in the dashboard, or `keyturn push`, does)")
+        await push(engine, "new", ask=never)
         return await run.rotate(60)
 
     return run_rotation(
         demo.rotation, demo.keys, audit, body, provider=demo.provider, clock=args.clock,
         decider=TerminalDecider(yes=True, interactive=False), promote_slots=False,
     )
+
+
+async def never(destination: Destination, found: str) -> bool:
+    """The demo's Worker is never in a gradual deployment; were it, it is left alone."""
+    return False
