@@ -129,6 +129,10 @@ class KeyturnApp(CrashSafeApp):
             ("reactivate", "Reactivate old key", "Roll back: set the old key active again",
              screen.action_reactivate),
             ("new_key", "Enter new key", "Enter or replace the NEW key", screen.action_new_key),
+            ("write_new", "Write new key", "Write the NEW key to the destinations (asks first)",
+             screen.action_write_new),
+            ("write_old", "Write old key back", "Undo before Revoke: write the OLD key back",
+             screen.action_write_old),
             ("pause", "Pause / resume probing", "Stop or restart the probes", screen.action_pause),
             ("help", "Help", "Keys, the gate rule and the phases", screen.action_help),
         ]
