@@ -474,10 +474,10 @@ class DashboardScreen(Screen[None]):
             event.stop()
             self.notify(f"The new key cannot be replaced while {self.phase}.", severity="warning",
                         markup=False)
-        elif event.key in ("w", "u") and self.engine.rotation.destinations:
-            if self.check_action("write_new" if event.key == "w" else "write_old", ()) is None:
-                event.stop()  # dimmed: say why instead of doing nothing
-                self.push_flow.start("new" if event.key == "w" else "old")
+        elif event.key in ("w", "u") and self.check_action(
+                "write_new" if event.key == "w" else "write_old", ()) is None:
+            event.stop()  # dimmed: say why instead of doing nothing
+            self.push_flow.start("new" if event.key == "w" else "old")
 
     def explain_locked(self) -> None:
         if self.engine.paused and self.engine.gate.open:
