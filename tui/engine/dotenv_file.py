@@ -67,7 +67,8 @@ def rewritten(text: bytes, variable: str, raw: str) -> tuple[bytes, int]:
 
 
 def write_dotenv(path: str, variable: str, raw: str) -> str:
-    """Set `variable` to `raw` in the dotenv file at `path`; say what was done.
+    """Set `variable` to `raw` in the dotenv file at `path`; say what was done (the
+    destination's label names the file).
 
     A symlink is followed (the file it points to is rewritten). A missing file is an
     error, not a new file: the app reads an existing one, so a missing one is a wrong path.
@@ -90,8 +91,8 @@ def write_dotenv(path: str, variable: str, raw: str) -> str:
         raise DotenvError(f"{path}: {variable}: {exc}; not rewritten") from None
     _replace(target, data, info)
     if changed:
-        return f"{variable} set in {path}" + (f" ({changed} lines)" if changed > 1 else "")
-    return f"{variable} added to {path}"
+        return f"{variable} set" + (f" ({changed} lines)" if changed > 1 else "")
+    return f"{variable} added (the file did not set it)"
 
 
 def _replace(target: Path, data: bytes, info: os.stat_result) -> None:
