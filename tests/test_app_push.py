@@ -14,6 +14,7 @@ from tests.support_app import (
     OLD_KEY,
     STREAK,
     demo_app,
+    pushed,
     record_notifications,
     settle,
     step,
@@ -29,14 +30,6 @@ from tui.widgets.worker_rollout import WorkerRollout
 def worker_demo(clock):
     return build_demo(clock=clock.now, latency=(0, 0), interval=INTERVAL, timeout=0.4,
                       streak=STREAK, keys=(OLD_KEY, NEW_KEY, ADMIN_KEY), worker=True)
-
-
-async def written(pilot, app) -> None:
-    """Wait for the write the dashboard started (its worker), then for the screen."""
-    pushing = [w for w in app.workers if w.group == "push"]
-    if pushing:
-        await app.workers.wait_for_complete(pushing)
-    await settle(pilot)
 
 
 def rollout_text(app) -> str:
@@ -61,7 +54,7 @@ async def test_w_lists_the_destinations_writes_new_and_the_card_line_follows(clo
         assert "1. Worker demo-worker (ANTHROPIC_API_KEY)" in modal.body
         assert puts(demo) == 0  # nothing before the answer
         await pilot.press("y")
-        await written(pilot, app)
+        await pushed(pilot, app)
         assert puts(demo) == 1
         assert "by a secret change" in rollout_text(app) and "NEW written" in rollout_text(app)
         assert "written to 1 of 1 destinations" in str(app.screen.query_one(EventLog).render())
@@ -77,14 +70,14 @@ async def test_u_writes_old_back_before_the_revoke_and_is_refused_after_it(clock
         for key in ("w", "y"):
             await pilot.press(key)
             await settle(pilot)
-        await written(pilot, app)
+        await pushed(pilot, app)
         await until(pilot, clock, lambda: app.engine.phase is Phase.READY)
 
         await pilot.press("u")  # the undo: the Worker goes back to OLD, Revoke locks
         await settle(pilot)
         assert "Write the OLD key back (undo)?" in app.screen.title_text
         await pilot.press("y")
-        await written(pilot, app)
+        await pushed(pilot, app)
         assert demo.world.switch_at == float("inf")  # the simulated app serves OLD again
         assert "OLD written" in rollout_text(app)
         assert "NEW key not written to Worker demo-worker" in app.engine.gate.summary
@@ -92,7 +85,7 @@ async def test_u_writes_old_back_before_the_revoke_and_is_refused_after_it(clock
         for key in ("w", "y"):  # and forward again, to revoke
             await pilot.press(key)
             await settle(pilot)
-        await written(pilot, app)
+        await pushed(pilot, app)
         await until(pilot, clock, lambda: app.engine.phase is Phase.READY)
         for key in ("r", "y"):
             await pilot.press(key)
@@ -128,7 +121,7 @@ async def test_a_worker_in_a_gradual_deployment_is_asked_about_and_can_be_left(c
         assert question.title_text == "Write to a Worker in a gradual deployment?"
         assert f"30 % on version {second.id[:8]}…, 70 % on version {first.id[:8]}…" in question.body
         await pilot.press("n")
-        await written(pilot, app)
+        await pushed(pilot, app)
         assert puts(demo) == 0
         assert "written to 0 of 1 destinations" in str(app.screen.query_one(EventLog).render())
 
