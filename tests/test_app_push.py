@@ -127,3 +127,15 @@ async def test_a_rotation_without_destinations_shows_no_write_key(clock) -> None
         await settle(pilot)
         assert app.screen.check_action("write_new", ()) is False
         assert not app.screen.query(WorkerRollout)
+
+
+async def test_without_a_deployment_url_the_rollout_line_still_shows(clock) -> None:
+    from dataclasses import replace
+
+    demo = worker_demo(clock)
+    demo.rotation = replace(demo.rotation, deployment=None)
+    app = demo_app(clock, demo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await step(pilot, clock, 6.0)  # the Worker's deployments are read every 5 s
+        assert "Worker demo-worker: 100 % on version" in rollout_text(app)
+        assert "by an upload" in rollout_text(app)

@@ -171,6 +171,8 @@ class DashboardScreen(Screen[None]):
                         yield WorkerRollout(id="worker-rollout")
                 elif self.engine.deployment is not None:
                     yield DeploymentCard(self.engine.deployment.url, id="card-deployment")
+            if self.engine.deployment is None and self.engine.platform.watches:
+                yield WorkerRollout(id="worker-rollout")  # no card to stand under
             yield RevokePanel(id="actions")
             yield EventLog(id="events")
         yield KeyBar()
@@ -351,7 +353,7 @@ class DashboardScreen(Screen[None]):
     def redraw_platform(self) -> None:
         """The Workers' rollout line under the DEPLOYMENT card (Cloudflare's own word)."""
         platform = self.engine.platform
-        if not platform.watches or self.engine.deployment is None:
+        if not platform.watches:
             return
         holding = (self.engine.phase in PRE_REVOKE
                    and not with_platform_rollout(GateState(True), platform.rollouts()).open)
