@@ -225,7 +225,8 @@ def parse_deployment(item: object) -> Deployment | None:
         if not isinstance(raw_id, str) or isinstance(pct, bool) or not isinstance(pct, int | float):
             continue
         shown = clean(raw_id, 64)
-        shares.append(Share(shown, float(pct), plain=shown == raw_id and bool(VERSION_ID.match(raw_id))))
+        plain = shown == raw_id and bool(VERSION_ID.match(raw_id))
+        shares.append(Share(shown, float(pct), plain=plain))
     annotations = item.get("annotations") if isinstance(item.get("annotations"), dict) else {}
     return Deployment(
         id=clean(item.get("id") or "", 64),

@@ -30,21 +30,21 @@ TOKEN = "cf-test-token-CANARYcf7Hq2Lm9Vb4Nc8Tw1KjH6"
 
 #: Failures a test can queue for a route, each as Cloudflare (or a proxy) answers it.
 FAILURES: dict[str, tuple[int, dict[str, str], bytes]] = {
-    "auth": (403, {}, b'{"success":false,"errors":[{"code":10000,"message":"Authentication '
-                      b'error"}],"messages":[],"result":null}'),
-    "no_script": (404, {}, b'{"success":false,"errors":[{"code":10007,"message":"This Worker '
-                           b'does not exist on your account."}],"messages":[],"result":null}'),
-    "rate_limited": (429, {"retry-after": "30"}, b'{"success":false,"errors":[{"code":10429,'
-                                                 b'"message":"Too many requests"}],'
-                                                 b'"messages":[],"result":null}'),
-    "unavailable": (503, {}, b'{"success":false,"errors":[{"code":10013,"message":"An unknown '
-                             b'error has occurred"}],"messages":[],"result":null}'),
+    "auth": (403, {}, (b'{"success":false,"errors":[{"code":10000,"message":"Authentication '
+                       b'error"}],"messages":[],"result":null}')),
+    "no_script": (404, {}, (b'{"success":false,"errors":[{"code":10007,"message":"This Worker '
+                            b'does not exist on your account."}],"messages":[],"result":null}')),
+    "rate_limited": (429, {"retry-after": "30"}, (b'{"success":false,"errors":[{"code":10429,'
+                                                  b'"message":"Too many requests"}],'
+                                                  b'"messages":[],"result":null}')),
+    "unavailable": (503, {}, (b'{"success":false,"errors":[{"code":10013,"message":"An unknown '
+                              b'error has occurred"}],"messages":[],"result":null}')),
     "html": (502, {"content-type": "text/html"},
-             b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
-             b"<body><h1>Bad Gateway</h1><p>corporate proxy</p></body></html>"),
-    "refused": (200, {}, b'{"success":false,"errors":[{"code":10215,"message":"Secret edit '
-                         b'failed. The latest version of your Worker isn\'t currently deployed."'
-                         b'}],"messages":[],"result":null}'),
+             (b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
+              b"<body><h1>Bad Gateway</h1><p>corporate proxy</p></body></html>")),
+    "refused": (200, {}, (b'{"success":false,"errors":[{"code":10215,"message":"Secret edit '
+                          b'failed. The latest version of your Worker isn\'t currently deployed."'
+                          b'}],"messages":[],"result":null}')),
     "redirect": (307, {"location": "http://127.0.0.1:9/elsewhere"}, b""),
     # "echo" (built per request): a careless gateway quoting the token and body it got,
     # between colour escapes.
@@ -162,7 +162,8 @@ class CloudflareServer:
             if route == "version" and method == "GET":
                 version = next((v for v in self.versions if v.id == rest[9:]), None)
                 if version is None:
-                    return 404, {}, b'{"success":false,"errors":[{"code":10235,"message":"no such version"}]}'
+                    return 404, {}, (b'{"success":false,"errors":[{"code":10235,'
+                                     b'"message":"no such version"}]}')
                 return self.ok({"id": version.id, "number": self.versions.index(version) + 1,
                                 "metadata": {"created_on": stamp(version.created_on),
                                              "source": "wrangler"}})

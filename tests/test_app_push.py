@@ -112,7 +112,8 @@ async def test_a_worker_in_a_gradual_deployment_is_asked_about_and_can_be_left(c
         question = app.screen
         assert isinstance(question, ConfirmationModal)
         assert question.title_text == "Write to a Worker in a gradual deployment?"
-        assert f"30 % on version {second.id[:8]}…, 70 % on version {first.id[:8]}…" in question.body
+        shares = f"30 % on version {second.id[:8]}…, 70 % on version {first.id[:8]}…"
+        assert shares in question.body
         await pilot.press("n")
         await pushed(pilot, app)
         assert puts(demo) == 0

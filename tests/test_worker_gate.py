@@ -30,13 +30,13 @@ def test_an_older_version_taking_any_traffic_locks_the_gate_and_says_how_much() 
     gate = judged(PlatformRollout("Worker svc (KEY)", WROTE, (("9c1d2e3f…", 90.0, AFTER),
                                                               ("3f2a1b9c…", 10.0, BEFORE))))
     assert not gate.open
-    assert gate.reasons == ("Worker svc (KEY): 10 % on version 3f2a1b9c… from before the NEW "
-                            "key was written",)
+    assert gate.reasons == (("Worker svc (KEY): 10 % on version 3f2a1b9c… from before the NEW "
+                             "key was written"),)
 
 
 def test_only_versions_from_the_write_on_leave_the_gate_as_it_was() -> None:
-    assert judged(PlatformRollout("Worker svc (KEY)", WROTE, (("9c1d2e3f…", 100.0, AFTER),
-                                                              ("3f2a1b9c…", 0.0, BEFORE)))) == OPEN
+    shares = (("9c1d2e3f…", 100.0, AFTER), ("3f2a1b9c…", 0.0, BEFORE))  # the old one at 0 %
+    assert judged(PlatformRollout("Worker svc (KEY)", WROTE, shares)) == OPEN
     locked = GateState(False, ("new key 2/5 live",))
     assert with_platform_rollout(locked, (
         PlatformRollout("Worker svc (KEY)", WROTE, (("9c1d2e3f…", 100.0, AFTER),)),)) == locked
@@ -46,8 +46,8 @@ def test_no_write_an_unknown_creation_time_or_an_unread_platform_keep_it_locked(
     assert judged(PlatformRollout("Worker a (KEY)", None, (("9c1d2e3f…", 100.0, AFTER),))
                   ).reasons == ("NEW key not written to Worker a (KEY) yet (w, or `keyturn push`)",)
     assert judged(PlatformRollout("Worker b (KEY)", WROTE, (("9c1d2e3f…", 100.0, None),))
-                  ).reasons == ("Worker b (KEY): 100 % on version 9c1d2e3f… from before the NEW "
-                                "key was written",)
+                  ).reasons == (("Worker b (KEY): 100 % on version 9c1d2e3f… from before the "
+                                 "NEW key was written"),)
     assert judged(PlatformRollout("Worker c (KEY)", WROTE, (), "cannot read its deployments: "
                                   "authentication failed")).reasons == (
         "Worker c (KEY): cannot read its deployments: authentication failed",)
@@ -79,9 +79,9 @@ async def test_the_demo_worker_opens_the_gate_only_after_the_write_and_relocks_o
         assert await rig.run_until(lambda: not engine.gate.open, limit=10)
         assert engine.phase is Phase.PROPAGATING
         assert engine.tracks["deployment"].complete  # the other rules still pass
-        assert engine.gate.reasons == (
+        assert engine.gate.reasons == ((
             f"Worker demo-worker (ANTHROPIC_API_KEY): 100 % on version {first.id[:8]}… from "
-            "before the NEW key was written",)
+            "before the NEW key was written"),)
         with_time = engine.platform.lines()[0]
         assert with_time[1].startswith(f"100 % on version {first.id[:8]}…, deployed 12:")
         assert with_time[1].endswith("by a rollback") and with_time[2] == "NEW written 12:00 UTC"
