@@ -46,8 +46,8 @@ def test_no_write_an_unknown_creation_time_or_an_unread_platform_keep_it_locked(
     assert judged(PlatformRollout("Worker a (KEY)", None, (("9c1d2e3f…", 100.0, AFTER),))
                   ).reasons == ("NEW key not written to Worker a (KEY) yet (w, or `keyturn push`)",)
     assert judged(PlatformRollout("Worker b (KEY)", WROTE, (("9c1d2e3f…", 100.0, None),))
-                  ).reasons == (("Worker b (KEY): 100 % on version 9c1d2e3f… from before the "
-                                 "NEW key was written"),)
+                  ).reasons == (("Worker b (KEY): 100 % on version 9c1d2e3f…, whose creation "
+                                 "time could not be read"),)
     assert judged(PlatformRollout("Worker c (KEY)", WROTE, (), "cannot read its deployments: "
                                   "authentication failed")).reasons == (
         "Worker c (KEY): cannot read its deployments: authentication failed",)

@@ -183,11 +183,16 @@ def with_platform_rollout(gate: GateState, rollouts: tuple[PlatformRollout, ...]
         elif not r.shares:
             reasons.append(f"{r.name}: {r.problem or 'deployments not read yet'}")
         else:
-            older = [(version, pct) for version, pct, created in r.shares
-                     if pct > 0 and (created is None or created < r.written_at - WRITE_SLACK)]
+            serving = [(v, pct, created) for v, pct, created in r.shares if pct > 0]
+            older = [(v, pct) for v, pct, created in serving
+                     if created is not None and created < r.written_at - WRITE_SLACK]
+            unknown = [(v, pct) for v, pct, created in serving if created is None]
             if older:
-                on = ", ".join(f"{pct:g} % on version {version}" for version, pct in older)
+                on = ", ".join(f"{pct:g} % on version {v}" for v, pct in older)
                 reasons.append(f"{r.name}: {on} from before the NEW key was written")
+            if unknown:
+                on = ", ".join(f"{pct:g} % on version {v}" for v, pct in unknown)
+                reasons.append(f"{r.name}: {on}, whose creation time could not be read")
     if not reasons:
         return gate
     return GateState(False, (*gate.reasons, *reasons))
