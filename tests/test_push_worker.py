@@ -156,3 +156,41 @@ async def test_a_gateway_quoting_the_token_and_key_back_is_scrubbed(
     assert result.outcome == "failed" and "bad request from Bearer ****" in result.message
     assert "\x1b" not in result.message and "pwned" not in result.message
     assert_no_canary(result.line, paths=[tmp_path], canaries=SECRETS)
+
+
+async def test_the_gate_reads_cloudflares_rollout_after_the_write(
+    server: CloudflareServer, monkeypatch, tmp_path: Path
+) -> None:
+    from tui.engine.gate import GateState, with_platform_rollout
+
+    def lock() -> tuple[str, ...]:
+        return with_platform_rollout(GateState(True), engine.platform.rollouts()).reasons
+
+    async with push_engine(monkeypatch, tmp_path, worker_at(server), token=TOKEN) as engine:
+        watch = engine.platform.watches[0]
+        assert lock() == ("NEW key not written to Worker cybersygn-vision (ANTHROPIC_API_KEY) "
+                          "yet (w, or `keyturn push`)",)
+        await push(engine, "new", never)
+        assert lock() == ()  # 100 % on the version the write created
+        server.rollback()
+        first = server.versions[0].id[:8]
+        await engine.platform.read(watch)
+        assert lock() == (f"Worker cybersygn-vision (ANTHROPIC_API_KEY): 100 % on version "
+                          f"{first}… from before the NEW key was written",)
+        server.gradual(new_share=40)  # a new version the API then cannot describe
+        server.fail("version", "unavailable")
+        await engine.platform.read(watch)
+        newer = server.versions[-1].id[:8]
+        assert lock() == (
+            f"Worker cybersygn-vision (ANTHROPIC_API_KEY): 60 % on version {first}… from before "
+            "the NEW key was written",
+            f"Worker cybersygn-vision (ANTHROPIC_API_KEY): 40 % on version {newer}…, whose "
+            "creation time could not be read")
+        server.fail("deployments", "unavailable")  # no evidence: the last reading stands
+        await engine.platform.read(watch)
+        assert len(lock()) == 2 and "HTTP 503" in (watch.problem or "")
+        server.fail("deployments", "auth")  # refused: nothing is known any more
+        await engine.platform.read(watch)
+        assert lock() == ("Worker cybersygn-vision (ANTHROPIC_API_KEY): cannot read its "
+                          "deployments: authentication failed, HTTP 403: 10000: Authentication "
+                          "error (check the token and its permissions)",)

@@ -175,7 +175,7 @@ def with_platform_rollout(gate: GateState, rollouts: tuple[PlatformRollout, ...]
     """The gate, also locked while a platform's serving deployment gives traffic to a
     version created before keyturn wrote the NEW key there: that version holds the old
     secret, whatever the deployment probe happened to reach. The platform's word, on top
-    of the other rules; a version whose creation time is unknown counts as older."""
+    of the other rules; a version whose creation time could not be read keeps it locked too."""
     reasons: list[str] = []
     for r in rollouts:
         if r.written_at is None:
