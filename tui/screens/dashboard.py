@@ -184,6 +184,9 @@ class DashboardScreen(Screen[None]):
                        + (self.engine.keys.new.fingerprint if self.engine.keys.new else "not set")
                        + f", streak {self.engine.rotation.streak}, every "
                        f"{self.engine.rotation.interval:g}s")
+        if self.demo and self.engine.platform.watches:
+            self.log_event("demo: the app is a Cloudflare Worker serving OLD; press w to write "
+                           "NEW to its secret")
         self.engine.listeners.append(self._on_engine_event)
         if self.state_dir is not None:
             self.run.resume()
