@@ -142,7 +142,8 @@ async def _worker(engine: RotationEngine, destination: WorkerSecret, secret: Sec
     answer = await cloudflare.put_secret(engine.http(), watch.base, destination.secret,
                                          secret.reveal(), token, WRITE_TIMEOUT)
     if not answer.ok:
-        unsure = " (no answer: Cloudflare may or may not have set it)" if answer.status is None else ""
+        unsure = (" (no answer: Cloudflare may or may not have set it)"
+                  if answer.status is None else "")
         return WriteResult(destination, FAILED, answer.message + unsure, answer.request_id)
     platform.wrote(watch, slot, secret.fingerprint, answer.date or now_utc())
     await platform.refresh(watch)
