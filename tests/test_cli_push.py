@@ -1,4 +1,6 @@
-"""`keyturn push` as a real subprocess: a Cloudflare stand-in, a real .env and a real child.
+"""`keyturn push` against a Cloudflare stand-in, a real .env and a real child: once as a
+real subprocess, the other cases through `tui.cli.main` in this process (the same code,
+without a Python start-up each).
 
 Every run is searched for the canary keys (stdout, stderr, every file under the home and
 the state dir) and for the Cloudflare token, so each test is also a leak test.
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ import pytest
 from tests.cloudflare_server import TOKEN, CloudflareServer, cloudflare
 from tests.support_canary import CANARY_NEW, CANARY_OLD, assert_no_canary
 from tests.support_cli import Keyturn, Result, toml_value
+from tui.cli import main
 from tui.engine.audit import AuditLog
 
 #: The command destination: it keeps a hash of what it read on stdin.
@@ -59,6 +63,24 @@ def kt(isolated_home: Path, server: CloudflareServer, app_dir: Path) -> Keyturn:
     return kt
 
 
+@pytest.fixture
+def push_here(kt: Keyturn, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    """`keyturn push ARGS` through tui.cli.main in this process, searched like a subprocess."""
+    for var, raw in kt.keys.items():
+        monkeypatch.setenv(var, raw)
+
+    def run(*args: str) -> Result:
+        started = time.monotonic()
+        code = main(["--config", str(kt.config), "push", *args])
+        out, err = capsys.readouterr()
+        result = Result(code, out, err, time.monotonic() - started)
+        kt.check_no_canary(result)
+        no_token(result, kt)
+        return result
+
+    return run
+
+
 def no_token(result: Result, kt: Keyturn) -> None:
     assert_no_canary(result.out, result.err, paths=[kt.state_dir], canaries=(TOKEN,))
 
@@ -82,30 +104,29 @@ def test_push_yes_writes_every_destination_and_records_each(
 
 
 def test_one_failure_is_shown_in_the_platforms_words_and_the_rest_are_written(
-    kt: Keyturn, server: CloudflareServer, app_dir: Path
+    push_here, server: CloudflareServer, app_dir: Path
 ) -> None:
     server.fail("secrets", "no_script")
-    result = kt.run("push", "svc", "--yes")
+    result = push_here("svc", "--yes")
     assert result.code == 1
     assert ("failed: not found, HTTP 404: 10007: This Worker does not exist on your account."
             in result.out)
     assert "2 of 3 destinations written" in result.out
     assert f"ANTHROPIC_API_KEY={CANARY_NEW}\n" in (app_dir / ".env").read_text()
-    no_token(result, kt)
 
 
-def test_no_terminal_and_no_yes_writes_nothing(kt: Keyturn, server: CloudflareServer,
+def test_no_terminal_and_no_yes_writes_nothing(push_here, server: CloudflareServer,
                                                app_dir: Path) -> None:
-    result = kt.run("push", "svc")
+    result = push_here("svc")
     assert result.code == 2 and "pass --yes" in result.err
     assert server.hits == [] and "placeholder" in (app_dir / ".env").read_text()
 
 
 def test_a_gradual_deployment_is_left_alone_without_a_terminal(
-    kt: Keyturn, server: CloudflareServer
+    push_here, server: CloudflareServer
 ) -> None:
     server.gradual(new_share=25)
-    result = kt.run("push", "svc", "--yes")
+    result = push_here("svc", "--yes")
     assert result.code == 1
     assert "is in a gradual deployment: 25 % on version" in result.out
     assert "skipped: not written: a gradual deployment is in progress" in result.out
@@ -113,19 +134,19 @@ def test_a_gradual_deployment_is_left_alone_without_a_terminal(
 
 
 def test_writing_old_back_after_the_revoke_is_refused_and_says_so(
-    kt: Keyturn, server: CloudflareServer, app_dir: Path
+    push_here, kt: Keyturn, server: CloudflareServer, app_dir: Path
 ) -> None:
     from providers.keys import fingerprint
 
     AuditLog(kt.state_dir).append("svc", "revoke_requested", old=fingerprint(CANARY_OLD),
                                   method="admin")
-    result = kt.run("push", "svc", "--slot", "old", "--yes")
+    result = push_here("svc", "--slot", "old", "--yes")
     assert result.code == 1
     assert "was revoked (revoke requested" in result.err and "undo before Revoke" in result.err
     assert server.hits == [] and "placeholder" in (app_dir / ".env").read_text()
 
 
-def test_a_rotation_without_destinations_says_how_to_add_one(kt: Keyturn) -> None:
-    result = kt.run("push", "bare", "--yes")
+def test_a_rotation_without_destinations_says_how_to_add_one(push_here) -> None:
+    result = push_here("bare", "--yes")
     assert result.code == 2
     assert "no destinations to write to (add [[rotations.bare.destinations]])" in result.err
