@@ -64,20 +64,22 @@ def fixed_demo(
     old_key: str = OLD_KEY,
     new_key: str = NEW_KEY,
     staged: bool = False,
+    worker: bool = False,
 ):
     """The demo (build_demo) with fixed keys, on the FakeClock, with no transport sleeps.
 
     `staged`: the demo as users see it (its staged rollout, the default samples and
     bound). Otherwise the deployment switches over `window` from `switch_at` and is asked
     once a tick with the bound off: most dashboard tests are about keys, modals and
-    phases, and reach READY in 5 s of FakeClock time instead of 33."""
+    phases, and reach READY in 5 s of FakeClock time instead of 33. `worker`: its
+    simulated Cloudflare Worker, which serves OLD until NEW is written."""
     options: dict = {"rollout": None, "samples": 1, "max_old_share": 1.0}
     if staged:
         options = {}
     return build_demo(clock=clock.now, latency=(0, 0), interval=INTERVAL, timeout=0.4,
                       streak=STREAK, admin=admin, breaks_after_revoke=breaks_after_revoke,
                       switch_at=switch_at, window=window, keys=(old_key, new_key, ADMIN_KEY),
-                      **options)
+                      worker=worker, **options)
 
 
 def demo_app(clock: FakeClock, demo, *, tick: float = 3600.0) -> KeyturnApp:
@@ -204,6 +206,29 @@ async def to_console(pilot, clock: FakeClock, app: KeyturnApp) -> None:
     await step(pilot, clock, 0.5)
 
 
+async def pushed(pilot, app: KeyturnApp) -> None:
+    """Wait for the write the dashboard started (its `push` worker), then for the screen."""
+    pushing = [w for w in app.workers if w.group == "push"]
+    if pushing:
+        await app.workers.wait_for_complete(pushing)
+    await settle(pilot)
+
+
+async def to_write(pilot, clock: FakeClock, app: KeyturnApp) -> None:
+    """The Worker demo: the new key is live, the Worker serves OLD; `w` asks where to write."""
+    await step(pilot, clock, 3.0)
+    await pilot.press("w")
+    await settle(pilot)
+
+
+async def to_written(pilot, clock: FakeClock, app: KeyturnApp) -> None:
+    """Written: Cloudflare serves the new version; the deployment moves over to NEW."""
+    await to_write(pilot, clock, app)
+    await pilot.press("y")
+    await pushed(pilot, app)
+    await step(pilot, clock, 2.5)
+
+
 async def to_alarm(pilot, clock: FakeClock, app: KeyturnApp) -> None:
     await to_verifying(pilot, clock, app)
     await until(pilot, clock, lambda: app.engine.phase is Phase.FAILED)
@@ -217,6 +242,8 @@ class Scene:
     drive: Drive
     admin: bool = True
     breaks_after_revoke: bool = False
+    #: The demo with its simulated Cloudflare Worker destination (`keyturn demo`).
+    worker: bool = False
 
 
 SCENES = (
@@ -230,6 +257,8 @@ SCENES = (
     Scene("alarm", (120, 34), to_alarm, breaks_after_revoke=True),
     Scene("tiny", (40, 12), to_propagating),
     Scene("huge", (200, 60), to_ready),
+    Scene("write", (120, 38), to_write, worker=True),
+    Scene("written", (120, 38), to_written, worker=True),
 )
 
 
@@ -237,7 +266,7 @@ def scene_app(scene: Scene) -> tuple[KeyturnApp, Callable[[object], Awaitable[No
     """A fresh dashboard for `scene` and the `run_before` that drives it there."""
     clock = FakeClock()
     demo = fixed_demo(clock, admin=scene.admin, breaks_after_revoke=scene.breaks_after_revoke,
-                      staged=True)
+                      staged=True, worker=scene.worker)
     app = demo_app(clock, demo)
 
     async def run_before(pilot) -> None:

@@ -77,7 +77,8 @@ def test_the_dashboard_is_built_before_httpx_is_loaded():
     it runs when probing starts, after the first frame (tests/benchmarks: first frame)."""
     code = (
         "import sys\nfrom tui.app import KeyturnApp, Session\nfrom tui.engine.demo import build_demo\n"
-        "d = build_demo()\napp = KeyturnApp(Session(d.rotation, d.provider, d.keys, demo=True))\n"
+        "d = build_demo(worker=True)\n"  # as `keyturn demo` builds it, with its simulated Worker
+        "app = KeyturnApp(Session(d.rotation, d.provider, d.keys, demo=True))\n"
         "app.get_default_screen()\n"
         "print('BEFORE', 'httpx._client' in sys.modules)\n"
         "import httpx\nhttpx.AsyncClient\n"

@@ -144,6 +144,10 @@ class KeyturnApp(CrashSafeApp):
             ("reactivate", "Reactivate old key", "Roll back: set the old key active again",
              screen.action_reactivate),
             ("new_key", "Enter new key", "Enter or replace the NEW key", screen.action_new_key),
+            ("write_new", "Write new key", "Write the NEW key to the destinations (asks first)",
+             screen.action_write_new),
+            ("write_old", "Write old key back", "Undo before Revoke: write the OLD key back",
+             screen.action_write_old),
             ("pause", "Pause / resume probing", "Stop or restart the probes", screen.action_pause),
             ("help", "Help", "Keys, the gate rule and the phases", screen.action_help),
         ]
@@ -228,7 +232,7 @@ def run_demo() -> int:
     """`keyturn demo`: the dashboard on the simulated provider and deployment."""
     from tui.engine.demo import build_demo
 
-    demo = build_demo()
+    demo = build_demo(worker=True)  # the whole flow: write the new key, watch it land, revoke
     return _run(KeyturnApp(Session(demo.rotation, demo.provider, demo.keys, demo=True)))
 
 

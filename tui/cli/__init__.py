@@ -158,6 +158,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(command_name="revoke")
 
     p = command(
+        "push", "write the new key where the app reads it (its destinations)",
+        "Write the NEW key to every destination configured for the rotation (a Cloudflare\n"
+        "Worker secret, a dotenv file, a command such as `wrangler secret put`), after\n"
+        "listing them and asking (refused without a terminal unless --yes). --slot old\n"
+        "writes the OLD key back: the undo before Revoke, refused after it. Each write is\n"
+        "in the audit log. Exit 0 when every destination was written; 1 when one failed\n"
+        "or was skipped (a Worker in a gradual deployment is left alone unless you agree).",
+    )
+    p.add_argument("rotation", help="rotation name from the config")
+    p.add_argument("--slot", choices=("new", "old"), default="new",
+                   help="which key to write (default new; old is the undo before Revoke)")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(command_name="push")
+
+    p = command(
         "reactivate", "roll back: set the revoked old key active again",
         "Set the OLD key that keyturn revoked through the admin API active again (Anthropic\n"
         "can; OpenAI deletes keys, which cannot be undone). Asks first unless --yes.\n"

@@ -34,6 +34,11 @@ MAX_SAMPLES = 100
 #: Revoke waits until at most 1 % of the traffic may still be on OLD (95 % confidence).
 MAX_OLD_SHARE = 0.01
 
+#: typing.TYPE_CHECKING without importing typing (the dashboard's first frame waits on it).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tui.engine.destinations import Destination
+
 
 class ConfigError(Exception):
     """One line for the user: file, key, problem."""
@@ -84,6 +89,8 @@ class Rotation:
     #: Revoke waits until the bound on the share of traffic still on OLD is at most this
     #: (1.0: the bound is off, the deployment streak alone decides).
     max_old_share: float = MAX_OLD_SHARE
+    #: Where the app reads its key: keyturn writes NEW there (and OLD back, to undo).
+    destinations: tuple[Destination, ...] = ()
 
     @property
     def rotate_every_seconds(self) -> float | None:

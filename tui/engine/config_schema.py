@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from providers import PROVIDER_NAMES
 from tui.engine.config import MAX_OLD_SHARE, MAX_SAMPLES, SAMPLES, name_problem, parse_duration
 from tui.engine.credentials import check_reference
+from tui.engine.destination_schema import DestinationConfig
 
 #: Seconds between probes of one target. At least 0.2 s: a rotation probes up to three
 #: targets, so at most 15 requests a second reach the provider and the deployment; a
@@ -102,6 +103,8 @@ class RotationConfig(_Strict):
     indeterminate: Policy | None = None
     samples: Samples | None = None
     max_old_share: Share | None = None
+    #: Where the app reads its key (`[[rotations.NAME.destinations]]`).
+    destinations: list[DestinationConfig] = []
 
     @field_validator("old", "new", "admin")
     @classmethod

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import os
+from dataclasses import dataclass, replace
 
-from providers.simulated import DEPLOYMENT_URL, Rollout, SimulatedProvider, SimulatedWorld
+from providers.simulated import DEPLOYMENT_URL, HOST, Rollout, SimulatedProvider, SimulatedWorld
 from tui.engine.config import MAX_OLD_SHARE, SAMPLES, Rotation
 from tui.engine.credentials import Secret
 from tui.engine.rotation import Keys
@@ -13,6 +15,9 @@ DEMO_NAME = "demo"
 #: The demo's deployment: half its requests on NEW from 1.5 s, 90 % from 4 s, all from 10 s.
 #: The bound holds Revoke through the 90/10 stage and opens about 12 s into 100 % NEW.
 DEMO_ROLLOUT = Rollout(((1.5, 0.5), (4.0, 0.9), (10.0, 1.0)))
+#: Where the demo's simulated Cloudflare token is found (a `cloudflare-worker` destination
+#: names its token by reference, like every credential).
+DEMO_TOKEN_VAR = "KEYTURN_DEMO_CLOUDFLARE_TOKEN"
 
 
 @dataclass
@@ -21,6 +26,8 @@ class Demo:
     world: SimulatedWorld
     provider: SimulatedProvider
     keys: Keys
+    #: The simulated Cloudflare Worker the NEW key is written to (`worker=True`).
+    worker: object | None = None
 
 
 def build_demo(
@@ -40,6 +47,7 @@ def build_demo(
     rollout: Rollout | None = DEMO_ROLLOUT,
     samples: int = SAMPLES,
     max_old_share: float = MAX_OLD_SHARE,
+    worker: bool = False,
 ) -> Demo:
     """A simulated world with an old key, a new key, a deployment and an admin API.
 
@@ -47,6 +55,10 @@ def build_demo(
     seconds from `switch_at`, never answering NEW more than 3 times in a row inside it).
     `keys` (old, new, admin) fixes the keys (snapshots, canary tests); by default the
     world makes fresh random ones. `key_sources` names where each Secret says it came from.
+
+    `worker`: the app is a Cloudflare Worker that serves OLD until keyturn writes the NEW
+    key to its secret (the rotation's one destination); its deployment then follows the
+    rollout from a second later (without one: moves over `window` seconds, at most 3).
     """
     kwargs: dict = {"clock": clock} if clock is not None else {}
     if keys is not None:
@@ -62,9 +74,40 @@ def build_demo(
         indeterminate="reset", samples=samples, max_old_share=max_old_share,
     )
     provider = SimulatedProvider(transport=world.transport)
+    simulated_worker = None
+    if worker:
+        simulated_worker, destination = _worker(world, window)
+        rotation = replace(rotation, destinations=(destination,))
+        provider = SimulatedProvider(transport=simulated_worker.transport)
     old_source, new_source, admin_source = key_sources
     secrets = Keys(
         Secret(world.old, old_source), Secret(world.new, new_source),
         Secret(world.admin_key, admin_source) if admin else None,
     )
-    return Demo(rotation, world, provider, secrets)
+    return Demo(rotation, world, provider, secrets, simulated_worker)
+
+
+def _worker(world: SimulatedWorld, window: float):
+    """A simulated Worker whose secret moves the world's deployment, and its destination."""
+    from providers.simulated_cloudflare import SimulatedWorker
+    from tui.engine.destinations import WorkerSecret
+
+    staged = world.rollout
+    world.switch_at, world.rollout = math.inf, None  # serving OLD until the secret is written
+
+    def moved(raw: str) -> None:
+        if raw == world.new:
+            if staged is not None:  # the same staged rollout, from a second after the write
+                start = world.now() + 1.0
+                world.rollout = Rollout(tuple((start + t, share) for t, share in staged.stages),
+                                        staged.ramp)
+            else:
+                world.switch_at, world.window = world.now() + 1.0, min(window, 3.0)
+        elif raw == world.old:
+            world.switch_at, world.rollout = math.inf, None  # the undo: back to OLD
+
+    simulated = SimulatedWorker(world, moved)
+    os.environ[DEMO_TOKEN_VAR] = simulated.token  # the demo's own process; not a secret
+    destination = WorkerSecret(simulated.account_id, simulated.script, simulated.secret_name,
+                               f"env:{DEMO_TOKEN_VAR}", api=HOST)
+    return simulated, destination

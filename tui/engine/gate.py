@@ -27,6 +27,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from providers.results import ProbeResult, Verdict
@@ -490,3 +491,50 @@ def summarize(samples: Sequence[ProbeResult], old_fp: str | None, new_fp: str | 
     return Sampled(verdict, speaker.status, max(r.latency_ms for r in samples),
                    speaker.request_id, detail, retry_after, served,
                    max(r.at for r in samples), tuple(samples))
+
+
+@dataclass(frozen=True)
+class PlatformRollout:
+    """What a platform (a Cloudflare Worker) says takes its traffic, beside when keyturn
+    wrote the NEW key there. Plain data: the engine reads it, this module judges it."""
+
+    name: str
+    #: When keyturn wrote this NEW key there, by the platform's own clock; None: it has not
+    #: (or wrote OLD back since).
+    written_at: datetime | None
+    #: The serving deployment: (version, percentage, version created) per version; empty
+    #: when it was never read, or the last read was refused (auth, not found).
+    shares: tuple[tuple[str, float, datetime | None], ...] = ()
+    #: Why the last read failed, if it did.
+    problem: str | None = None
+
+
+#: Platform times are compared with the `Date` of its answer to the write (whole seconds).
+WRITE_SLACK = timedelta(seconds=1)
+
+
+def with_platform_rollout(gate: GateState, rollouts: tuple[PlatformRollout, ...]) -> GateState:
+    """The gate, also locked while a platform's serving deployment gives traffic to a
+    version created before keyturn wrote the NEW key there: that version holds the old
+    secret, whatever the deployment probe happened to reach. The platform's word, on top
+    of the other rules; a version whose creation time could not be read keeps it locked too."""
+    reasons: list[str] = []
+    for r in rollouts:
+        if r.written_at is None:
+            reasons.append(f"NEW key not written to {r.name} yet (w, or `keyturn push`)")
+        elif not r.shares:
+            reasons.append(f"{r.name}: {r.problem or 'deployments not read yet'}")
+        else:
+            serving = [(v, pct, created) for v, pct, created in r.shares if pct > 0]
+            older = [(v, pct) for v, pct, created in serving
+                     if created is not None and created < r.written_at - WRITE_SLACK]
+            unknown = [(v, pct) for v, pct, created in serving if created is None]
+            if older:
+                on = ", ".join(f"{pct:g} % on version {v}" for v, pct in older)
+                reasons.append(f"{r.name}: {on} from before the NEW key was written")
+            if unknown:
+                on = ", ".join(f"{pct:g} % on version {v}" for v, pct in unknown)
+                reasons.append(f"{r.name}: {on}, whose creation time could not be read")
+    if not reasons:
+        return gate
+    return GateState(False, (*gate.reasons, *reasons))

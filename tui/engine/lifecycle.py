@@ -271,7 +271,8 @@ def _span(start: datetime | None, end: datetime | None) -> str:
 
 
 METHOD_WORDS = {"admin": " through the admin API", "console": " in the provider's console"}
-DETAIL_FIELDS = ("method", "key_id", "request_id", "status", "phase", "detail", "probes",
+DETAIL_FIELDS = ("method", "key_id", "destination", "slot", "result", "request_id", "status",
+                 "phase", "detail", "probes",
                  "samples_since_old", "samples_needed", "old_share_bound", "max_old_share",
                  "old_last_seen_s", "deployment_requests")
 

@@ -33,9 +33,11 @@ from tui.engine.gate import (
     serving,
     summarize,
     with_old_key_state,
+    with_platform_rollout,
 )
 from tui.engine.history import resume_point
 from tui.engine.scheduler import Clock, LoopClock, Scheduler, Target
+from tui.engine.worker_watch import Platform
 
 
 class Phase(StrEnum):
@@ -187,6 +189,8 @@ class RotationEngine:
         self.listeners: list[Callable[[object], None]] = []
         #: start() was called (the dashboard calls it once its first frame is out).
         self.started = False
+        #: The Worker destinations: keyturn's writes there, and what Cloudflare says serves.
+        self.platform = Platform(self)
         self._recompute()
 
     # -- lifecycle --------------------------------------------------------------
@@ -199,9 +203,11 @@ class RotationEngine:
             self._add(Role.NEW)
         if self.deployment is not None:
             self._add(Role.DEPLOYMENT)
+        self.platform.start()
 
     async def stop(self) -> None:
         await self.scheduler.stop()
+        await self.platform.stop()
 
     def pause(self) -> None:
         self.scheduler.pause()
@@ -323,6 +329,7 @@ class RotationEngine:
                         now=self._evidence_now())
         if self.phase in PRE_REVOKE:
             gate = with_old_key_state(gate, self.tracks[Role.OLD])
+            gate = with_platform_rollout(gate, self.platform.rollouts())
         if gate != self.gate:
             was_open = self.gate.open
             self.gate = gate

@@ -28,7 +28,7 @@ from textual.widgets import Button
 from providers.results import ProbeResult
 from tui.engine.audit import warnings_to
 from tui.engine.credentials import CredentialError, Secret, redact
-from tui.engine.gate import GateState, Role
+from tui.engine.gate import GateState, Role, with_platform_rollout
 from tui.engine.key_shape import shape_problem
 from tui.engine.rotation import (
     PRE_REVOKE,
@@ -45,6 +45,7 @@ from tui.screens.asked import Asked
 from tui.screens.confirm import ConfirmationModal
 from tui.screens.help import HelpScreen
 from tui.screens.new_key import NewKeyModal
+from tui.screens.push_flow import PushFlow
 from tui.widgets.deployment_card import DeploymentCard
 from tui.widgets.event_log import EventLog
 from tui.widgets.gate_bar import GateBar
@@ -52,6 +53,7 @@ from tui.widgets.key_bar import KeyBar
 from tui.widgets.probe_card import ProbeCard
 from tui.widgets.revoke_panel import RevokePanel
 from tui.widgets.rotation_header import RotationHeader
+from tui.widgets.worker_rollout import DeploymentColumn, WorkerRollout
 
 #: Stores an entered NEW key through the rotation's reference: (Secret, where it went).
 KeySaver = Callable[[str], tuple[Secret, str]]
@@ -115,6 +117,9 @@ class DashboardScreen(Screen[None]):
         Binding("c", "console_done", "Done in console", id="console-done"),
         Binding("a", "reactivate", "Reactivate old key", id="reactivate"),
         Binding("n", "new_key", "New key", id="new-key"),
+        Binding("w", "write_new", "Write key", id="write-new",
+                tooltip="Write the NEW key to the destinations"),
+        Binding("u", "write_old", "Write OLD back", id="write-old", show=False),
         Binding("p", "pause", "Pause/resume", id="pause"),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
         Binding("q", "quit_dashboard", "Quit", id="quit"),
@@ -151,6 +156,8 @@ class DashboardScreen(Screen[None]):
         #: The one rotation run: the same sequence the CLI drives, with this screen deciding.
         self.run = RotationRun(engine, self, self.say, promote_slots=not demo, until_done=True)
         self._gate_was_open = engine.gate.open
+        #: Writing a key to the rotation's destinations (`w`, `u`).
+        self.push_flow = PushFlow(self)
 
     # -- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -165,8 +172,14 @@ class DashboardScreen(Screen[None]):
             with Horizontal(id="cards"):
                 yield ProbeCard("OLD key", id="card-old")
                 yield ProbeCard("NEW key", id="card-new")
-                if self.engine.deployment is not None:
+                if self.engine.deployment is not None and self.engine.platform.watches:
+                    with DeploymentColumn():
+                        yield DeploymentCard(self.engine.deployment.url, id="card-deployment")
+                        yield WorkerRollout(id="worker-rollout")
+                elif self.engine.deployment is not None:
                     yield DeploymentCard(self.engine.deployment.url, id="card-deployment")
+            if self.engine.deployment is None and self.engine.platform.watches:
+                yield WorkerRollout(id="worker-rollout")  # no card to stand under
             yield RevokePanel(id="actions")
             yield EventLog(id="events")
         yield KeyBar()
@@ -178,6 +191,9 @@ class DashboardScreen(Screen[None]):
                        + (self.engine.keys.new.fingerprint if self.engine.keys.new else "not set")
                        + f", streak {self.engine.rotation.streak}, every "
                        f"{self.engine.rotation.interval:g}s")
+        if self.demo and self.engine.platform.watches:
+            self.log_event("demo: the app is a Cloudflare Worker serving OLD; press w to write "
+                           "NEW to its secret")
         self.engine.listeners.append(self._on_engine_event)
         if self.state_dir is not None:
             # What the audit log could not give (a torn line skipped) is said here: the
@@ -364,6 +380,16 @@ class DashboardScreen(Screen[None]):
             self._binding_state = extra
             self.refresh_bindings()
         self.redraw_times(roles)
+        self.redraw_platform()
+
+    def redraw_platform(self) -> None:
+        """The Workers' rollout line under the DEPLOYMENT card (Cloudflare's own word)."""
+        platform = self.engine.platform
+        if not platform.watches:
+            return
+        holding = (self.engine.phase in PRE_REVOKE
+                   and not with_platform_rollout(GateState(True), platform.rollouts()).open)
+        self.query_one(WorkerRollout).show(platform.lines(), holding)
 
     def redraw_times(self, roles: tuple[Role, ...] | None = None) -> None:
         """Everything that shows a duration, from the engine's clock (never the wall clock)."""
@@ -466,6 +492,14 @@ class DashboardScreen(Screen[None]):
             return self.reactivate_offered
         if action == "new_key":
             return True if self.phase in PRE_REVOKE else None
+        if action in ("write_new", "write_old"):
+            if not self.engine.rotation.destinations:
+                return False
+            if self.push_flow.running:
+                return None
+            if action == "write_new":
+                return True if self.engine.keys.new is not None else None
+            return True if self.engine.keys.old.fingerprint not in self.engine.revoked else None
         return True
 
     def on_key(self, event: Key) -> None:
@@ -477,6 +511,10 @@ class DashboardScreen(Screen[None]):
             event.stop()
             self.notify(f"The new key cannot be replaced while {self.phase}.", severity="warning",
                         markup=False)
+        elif event.key in ("w", "u") and self.check_action(
+                "write_new" if event.key == "w" else "write_old", ()) is None:
+            event.stop()  # dimmed: say why instead of doing nothing
+            self.push_flow.start("new" if event.key == "w" else "old")
 
     def explain_locked(self) -> None:
         if self.engine.paused and self.engine.gate.open:
@@ -592,6 +630,12 @@ class DashboardScreen(Screen[None]):
         self.notify(f"New key {secret.masked} ({secret.fingerprint}) {note}; probing it now.",
                     markup=False)
         self.redraw()
+
+    def action_write_new(self) -> None:
+        self.push_flow.start("new")
+
+    def action_write_old(self) -> None:
+        self.push_flow.start("old")
 
     def action_pause(self) -> None:
         if self.engine.paused:

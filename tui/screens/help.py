@@ -20,6 +20,8 @@ Keys
   c        The old key is revoked in the console (no admin key)
   a        Reactivate the old key (after an alarm; asks first)
   n        Enter or replace the NEW key (password field)
+  w        Write the NEW key to the destinations (asks first)
+  u        Write the OLD key back: the undo before Revoke
   p        Pause / resume probing
   ctrl+p   Command palette (the same actions)
   ↑ ↓ PgUp PgDn   Scroll the cards on a small terminal
@@ -31,6 +33,8 @@ The gate
   `streak` probes in a row and, with a deployment, the deployment
   answered live on the NEW key's fingerprint for `streak` probes.
   One failure locks it again.
+  A Cloudflare Worker destination also keeps it locked while a
+  version from before keyturn wrote the NEW key takes traffic.
 
 Verdicts
   live ●   rejected ✕   throttled ◔   unavailable ○
