@@ -71,14 +71,15 @@ async def test_u_writes_old_back_before_the_revoke_and_is_refused_after_it(clock
             await pilot.press(key)
             await settle(pilot)
         await pushed(pilot, app)
-        assert demo.world.switch_at != float("inf")  # the simulated app moves to NEW
+        assert demo.world.rollout is not None  # the simulated app rolls out to NEW
 
         await pilot.press("u")  # the undo: the Worker goes back to OLD, Revoke stays locked
         await settle(pilot)
         assert "Write the OLD key back (undo)?" in app.screen.title_text
         await pilot.press("y")
         await pushed(pilot, app)
-        assert demo.world.switch_at == float("inf")  # the simulated app serves OLD again
+        assert demo.world.rollout is None  # the simulated app serves OLD again
+        assert demo.world.switch_at == float("inf")
         assert "OLD written" in rollout_text(app)
         assert "NEW key not written to Worker demo-worker" in app.engine.gate.summary
 

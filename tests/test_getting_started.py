@@ -151,7 +151,7 @@ def test_the_readme_config_sample_is_a_valid_config(tmp_path) -> None:
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     (sample,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, flags=re.DOTALL)
-                 if "[rotations." in b]
+                 if "[defaults]" in b and "[rotations." in b]
     path = tmp_path / "sample.toml"
     path.write_text(sample, encoding="utf-8")
     cfg = config_file.load(path)

@@ -12,6 +12,7 @@ import sys
 
 from tui.cli.common import EXIT_OK, EXIT_USAGE, Fail, out, prompt_console
 from tui.engine import config_file
+from tui.engine.config import name_problem
 from tui.engine.credentials import Reference, backend_name, looks_like_key, store
 from tui.engine.key_shape import shape_problem
 
@@ -33,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
         # Not a keychain name made of a key typed on the command line, nor one echoed.
         raise Fail("secret set: the rotation name looks like a raw key (the key itself is read "
                    "from a hidden prompt or stdin, never from the command line)", EXIT_USAGE)
+    problem = name_problem(args.rotation)
+    if problem and args.rotation not in cfg.rotations:
+        raise Fail(f"secret set: {problem}", EXIT_USAGE)  # never a keychain name like that
     rotation = cfg.rotation(args.rotation)  # unknown: names the config and its rotations
     ref = getattr(rotation, args.slot)
     if Reference.parse(ref).kind != "keyring":
