@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tui.engine.demo import Demo, build_demo
-from tui.engine.rotation import RotationEngine, open_client
+from tui.engine.rotation import RotationEngine
 from tui.engine.scheduler import FakeClock
+from tui.engine.session import open_client
 
 
 @dataclass

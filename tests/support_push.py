@@ -19,7 +19,8 @@ from tui.engine.audit import AuditLog
 from tui.engine.config import Rotation
 from tui.engine.credentials import Secret
 from tui.engine.destinations import Destination, WorkerSecret
-from tui.engine.rotation import Keys, RotationEngine, open_client
+from tui.engine.rotation import RotationEngine
+from tui.engine.session import Keys, open_client
 
 TOKEN_VAR = "KT_TEST_CLOUDFLARE_TOKEN"
 

@@ -27,8 +27,9 @@ from providers.results import ProbeResult, Verdict
 from providers.simulated import Rollout, SimulatedWorld
 from tui.engine.demo import build_demo
 from tui.engine.gate import Role, summarize
-from tui.engine.rotation import Phase, RotationEngine, open_client
+from tui.engine.rotation import Phase, RotationEngine
 from tui.engine.scheduler import FakeClock
+from tui.engine.session import open_client
 
 #: The app's request cadence (world seconds).
 APP_EVERY = 0.02

@@ -23,8 +23,9 @@ from tui.engine.audit import AuditLog
 from tui.engine.config import Rotation
 from tui.engine.credentials import Secret
 from tui.engine.gate import Role
-from tui.engine.rotation import Keys, Probed, RotationEngine, open_client
+from tui.engine.rotation import Probed, RotationEngine
 from tui.engine.scheduler import Clock, FakeClock
+from tui.engine.session import Keys, open_client
 
 
 def rotation_for(server: ProviderServer, *, deployment: bool = True, **overrides: object) -> Rotation:

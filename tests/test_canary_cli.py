@@ -119,9 +119,9 @@ def test_a_crash_in_the_cli_shows_only_the_error_type(
 ) -> None:
     """A bug with the key in its message and in its locals: exit 4, a type name, no key."""
     rotation(server, kt)
-    import tui.engine.rotation
+    import tui.engine.session
 
-    real = tui.engine.rotation.load_keys
+    real = tui.engine.session.load_keys
 
     def exploding_load_keys(rotation, prompt=None):
         keys = real(rotation, prompt)

@@ -41,8 +41,9 @@ from tests.support_canary import (
 from tests.support_server import SURE, HttpFakeClock, engine_on, gaps
 from tui.engine.credentials import Secret
 from tui.engine.gate import Role
-from tui.engine.rotation import Phase, open_client
+from tui.engine.rotation import Phase
 from tui.engine.scheduler import FakeClock, Scheduler, Target
+from tui.engine.session import open_client
 
 pytest_plugins = ["tests.server_fixtures"]  # the server fixtures
 

@@ -17,7 +17,8 @@ from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, assert_no
 from tests.support_server import engine_on
 from tui.engine.audit import AuditLog
 from tui.engine.credentials import Secret
-from tui.engine.rotation import Notice, Phase, open_client
+from tui.engine.rotation import Notice, Phase
+from tui.engine.session import open_client
 
 pytest_plugins = ["tests.server_fixtures"]
 

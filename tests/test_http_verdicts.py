@@ -23,7 +23,7 @@ from tests.provider_server import (
 )
 from tests.support_canary import CANARY_NEW, CANARY_OLD, CANARY_OPENAI, assert_no_canary
 from tui.engine.credentials import Secret
-from tui.engine.rotation import open_client
+from tui.engine.session import open_client
 
 pytest_plugins = ["tests.server_fixtures"]  # the server fixtures
 

@@ -23,8 +23,9 @@ from tui.engine.credentials import Secret
 from tui.engine.gate import percent
 from tui.engine.history import resume_point
 from tui.engine.lifecycle import promote_slots, status_rows
-from tui.engine.rotation import Keys, Phase, RevokeRefused, RotationEngine, load_keys, open_client
+from tui.engine.rotation import Phase, RevokeRefused, RotationEngine
 from tui.engine.scheduler import FakeClock
+from tui.engine.session import Keys, load_keys, open_client
 
 OLD_FP, NEW_FP = fingerprint(CANARY_OLD), fingerprint(CANARY_NEW)
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)

@@ -15,7 +15,8 @@ from tests.support_engine import make_rig
 from tests.support_server import HttpFakeClock, advance_engine
 from tui.engine.config import Rotation
 from tui.engine.credentials import Secret
-from tui.engine.rotation import Keys, RotationEngine, open_client
+from tui.engine.rotation import RotationEngine
+from tui.engine.session import Keys, open_client
 
 DAY = 86_400.0
 

@@ -252,7 +252,7 @@ async def test_a_tick_sends_its_samples_a_quarter_at_a_time_on_kept_alive_connec
 
     from providers.deployment import DeploymentTarget
     from providers.simulated import DEPLOYMENT_URL, Rollout, SimulatedProvider, SimulatedWorld
-    from tui.engine.rotation import open_client
+    from tui.engine.session import open_client
 
     world = SimulatedWorld(clock=lambda: 0.0, rollout=Rollout(((0.0, 0.5),)))
     seen = {"now": 0, "most": 0}

@@ -21,7 +21,7 @@ from tests.support_canary import CANARY_NEW, CANARY_OPENAI
 from tui.engine import config_file
 from tui.engine.config import ConfigError
 from tui.engine.credentials import Secret
-from tui.engine.rotation import open_client
+from tui.engine.session import open_client
 
 pytest_plugins = ["tests.server_fixtures"]  # the server fixtures
 

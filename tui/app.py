@@ -30,8 +30,9 @@ from tui.engine.credentials import (
     store,
 )
 from tui.engine.lock import RotationBusy, RotationLock
-from tui.engine.rotation import Keys, RotationEngine, load_keys, provider_for
+from tui.engine.rotation import RotationEngine
 from tui.engine.scheduler import Clock, LoopClock
+from tui.engine.session import Keys, load_keys, provider_for
 from tui.engine.state_dir import StateDirError
 from tui.screens.dashboard import DashboardScreen
 

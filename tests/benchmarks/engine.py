@@ -11,8 +11,9 @@ from providers.results import ProbeResult, Verdict
 from tests.benchmarks.support import NEW_KEY, OLD_KEY, Figure, LoopbackServer, median, percentile
 from tui.engine.config import Rotation
 from tui.engine.credentials import Secret
-from tui.engine.rotation import Keys, RotationEngine, open_client
+from tui.engine.rotation import RotationEngine
 from tui.engine.scheduler import LoopClock, Scheduler, Target
+from tui.engine.session import Keys, open_client
 
 
 def bench_rotation(base_url: str, *, interval: float, timeout: float = 5.0,

@@ -37,7 +37,8 @@ def snapshot() -> dict[str, int]:
 async def run(total: int, baseline: int) -> dict[str, float]:
     from tui.engine.demo import build_demo
     from tui.engine.gate import Role
-    from tui.engine.rotation import Phase, RotationEngine, open_client
+    from tui.engine.rotation import Phase, RotationEngine
+    from tui.engine.session import open_client
 
     demo = build_demo(latency=(0.0, 0.0), switch_at=0.0, window=0.0)
     seen = {"events": 0}

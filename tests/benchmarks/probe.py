@@ -10,7 +10,7 @@ import time
 from providers.anthropic import API_VERSION, AnthropicProvider
 from tests.benchmarks.support import NEW_KEY, Figure, LoopbackServer, median
 from tui.engine.credentials import Secret
-from tui.engine.rotation import open_client
+from tui.engine.session import open_client
 
 
 async def _overhead_rounds(server: LoopbackServer, rounds: int, batch: int) -> dict[str, list[float]]:

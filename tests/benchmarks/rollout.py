@@ -16,8 +16,9 @@ from tests.benchmarks.support import Figure, median, percentile
 from tests.support_rollout import Scenario, scenarios
 from tui.engine.config import MAX_OLD_SHARE, SAMPLES
 from tui.engine.demo import build_demo
-from tui.engine.rotation import Phase, RotationEngine, open_client
+from tui.engine.rotation import Phase, RotationEngine
 from tui.engine.scheduler import FakeClock
+from tui.engine.session import open_client
 
 INTERVAL, TIMEOUT, STREAK = 2.0, 1.5, 5  # the config file's defaults
 

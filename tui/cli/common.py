@@ -20,19 +20,10 @@ from tui.engine.config import Config, Rotation
 from tui.engine.credentials import redact
 from tui.engine.gate import Role, serving
 from tui.engine.lock import RotationBusy, RotationLock
-from tui.engine.rotation import (
-    GateChanged,
-    Keys,
-    Notice,
-    Phase,
-    PhaseChanged,
-    Probed,
-    RotationEngine,
-    open_client,
-    provider_for,
-)
+from tui.engine.rotation import GateChanged, Notice, Phase, PhaseChanged, Probed, RotationEngine
 from tui.engine.run import Ending, Outcome, RotationRun
 from tui.engine.scheduler import Clock
+from tui.engine.session import Keys, open_client, provider_for
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INDETERMINATE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 EXIT_PIPE = 141

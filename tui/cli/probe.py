@@ -19,7 +19,7 @@ from tui.cli.common import (
 from tui.cli.probe_output import as_json, as_table
 from tui.engine.check import Check, Health, check_once
 from tui.engine.gate import Role, serving
-from tui.engine.rotation import load_keys, provider_for
+from tui.engine.session import load_keys, provider_for
 
 EXIT_FOR = {Health.LIVE: EXIT_OK, Health.FAILING: EXIT_FAIL, Health.INDETERMINATE: EXIT_INDETERMINATE}
 

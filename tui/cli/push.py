@@ -26,7 +26,8 @@ from tui.cli.common import (
 from tui.engine.destinations import Destination, listing
 from tui.engine.lock import RotationBusy, RotationLock
 from tui.engine.push import PushRefused, key_to_write, push
-from tui.engine.rotation import RotationEngine, load_keys, open_client, provider_for
+from tui.engine.rotation import RotationEngine
+from tui.engine.session import load_keys, open_client, provider_for
 
 
 def run(args: argparse.Namespace) -> int:

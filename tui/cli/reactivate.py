@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from tui.cli.common import TerminalDecider, audit_for, load_rotation, run_rotation
-from tui.engine.rotation import load_keys
 from tui.engine.run import Outcome, RotationRun
+from tui.engine.session import load_keys
 
 
 def run(args: argparse.Namespace) -> int:

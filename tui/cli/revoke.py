@@ -16,8 +16,8 @@ from tui.cli.common import (
     say_json,
 )
 from tui.engine.lifecycle import finish_interrupted_promotion
-from tui.engine.rotation import load_keys
 from tui.engine.run import Outcome, RotationRun
+from tui.engine.session import load_keys
 
 
 def run(args: argparse.Namespace) -> int:

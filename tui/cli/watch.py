@@ -14,8 +14,8 @@ from tui.cli.common import (
     say,
     say_json,
 )
-from tui.engine.rotation import load_keys
 from tui.engine.run import Ending, Outcome, RotationRun
+from tui.engine.session import load_keys
 
 
 def run(args: argparse.Namespace) -> int:

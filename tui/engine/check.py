@@ -23,7 +23,7 @@ from tui.engine.gate import (
     qualifies,
     summarize,
 )
-from tui.engine.rotation import Keys, open_client
+from tui.engine.session import Keys, open_client
 
 
 class Health(StrEnum):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from providers.simulated import DEPLOYMENT_URL, HOST, Rollout, SimulatedProvider, SimulatedWorld
 from tui.engine.config import MAX_OLD_SHARE, SAMPLES, Rotation
 from tui.engine.credentials import Secret
-from tui.engine.rotation import Keys
+from tui.engine.session import Keys
 
 DEMO_NAME = "demo"
 #: The demo's deployment: half its requests on NEW from 1.5 s, 90 % from 4 s, all from 10 s.

@@ -21,7 +21,8 @@ from tui.engine.config import Config, Rotation
 from tui.engine.credentials import CredentialError, Reference, Secret, resolve
 from tui.engine.gate import CONFIDENCE, percent
 from tui.engine.history import FINISHED, ResumePoint, parse_time, resume_point
-from tui.engine.rotation import Keys, Phase, RotationEngine
+from tui.engine.rotation import Phase, RotationEngine
+from tui.engine.session import Keys
 from tui.engine.state_dir import SYMLINK, StateDirError, open_file
 
 # -- times --------------------------------------------------------------------------

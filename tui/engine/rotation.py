@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from providers import provider_by_name
 from providers.base import Provider
 from providers.deployment import DeploymentTarget
 from providers.errors import AdminError
@@ -20,7 +19,7 @@ from providers.results import AdminReceipt, ProbeResult, Verdict
 from tui.engine.admin_revoke import deactivate_old_key
 from tui.engine.audit import AuditLog, AuditWriteError
 from tui.engine.config import Rotation
-from tui.engine.credentials import CredentialError, Secret, resolve
+from tui.engine.credentials import CredentialError, Secret
 from tui.engine.gate import (
     Evidence,
     GateState,
@@ -37,6 +36,7 @@ from tui.engine.gate import (
 )
 from tui.engine.history import resume_point
 from tui.engine.scheduler import Clock, LoopClock, Scheduler, Target
+from tui.engine.session import Keys, open_client
 from tui.engine.worker_watch import Platform
 
 
@@ -52,18 +52,6 @@ class Phase(StrEnum):
 
 
 PRE_REVOKE = frozenset({Phase.WAITING, Phase.PROPAGATING, Phase.READY})
-
-
-@dataclass
-class Keys:
-    """The rotation's credentials, resolved from their references."""
-
-    old: Secret
-    new: Secret | None = None
-    admin: Secret | None = None
-
-
-# -- events the engine emits (plain data; the screen turns them into messages) --
 
 
 @dataclass(frozen=True)
@@ -95,51 +83,6 @@ class GateLocked(Exception):
 
 class RevokeRefused(Exception):
     """Revoke cannot proceed (already revoked, wrong phase); the message says why."""
-
-
-def load_keys(rotation: Rotation, prompt: Callable[[str], str] | None = None) -> Keys:
-    """Resolve old (required), new (optional: not rotating yet) and admin (optional
-    unless configured explicitly)."""
-    old = resolve(rotation.old, f"{rotation.name} old key", prompt=prompt)
-    new = resolve(rotation.new, f"{rotation.name} new key", required=False, prompt=prompt)
-    admin = resolve(
-        rotation.admin, f"{rotation.name} admin key", required=rotation.admin_explicit, prompt=prompt
-    )
-    assert old is not None
-    if new is not None and new == old:
-        raise CredentialError(f"{rotation.name}: the new key is the same key as the old one")
-    return Keys(old, new, admin)
-
-
-def provider_for(rotation: Rotation) -> Provider:
-    """The provider a rotation names, at its base_url (OpenAI also takes its project)."""
-    options = {"project_id": rotation.project_id} if rotation.provider == "openai" else {}
-    return provider_by_name(rotation.provider, rotation.base_url, **options)
-
-
-def open_client(provider: Provider) -> httpx.AsyncClient:
-    """The one HTTP client of a run: connections are reused for every probe."""
-    if provider.transport is None:
-        _load_network_backend()
-    return httpx.AsyncClient(
-        transport=provider.transport,
-        follow_redirects=False,
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=60),
-        timeout=httpx.Timeout(10.0),
-        headers={"user-agent": "keyturn/0.1"},
-    )
-
-
-def _load_network_backend() -> None:
-    """Load now what the first request would load inside its own deadline: httpcore's
-    anyio backend (~20 ms of imports, several times that on a loaded machine). The first
-    probe's latency and timeout then measure the network, as every later probe's do."""
-    import anyio.lowlevel
-
-    try:
-        anyio.lowlevel.current_token()  # imports the running event loop's backend
-    except Exception:  # no running event loop: the first request loads it after all
-        pass
 
 
 @dataclass
