@@ -11,7 +11,7 @@ import asyncio
 import random
 import types
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -80,6 +80,18 @@ def fixed_demo(
                       streak=STREAK, admin=admin, breaks_after_revoke=breaks_after_revoke,
                       switch_at=switch_at, window=window, keys=(old_key, new_key, ADMIN_KEY),
                       worker=worker, **options)
+
+
+def sure_timeout(session: Session, timeout: float = 1.0) -> Session:
+    """`session` with a probe timeout of `timeout`, so 4x that for the admin calls.
+
+    For a dashboard on the in-process loopback server: its threads share the GIL with a
+    busy Textual app, and on a loaded machine an admin call took longer than the 1 s a
+    0.25 s config timeout allows (revoke failed: 'admin API unreachable: timed out').
+    A user's config keeps the timeout below the interval; the engine does not need that.
+    """
+    session.rotation = replace(session.rotation, timeout=timeout)
+    return session
 
 
 def demo_app(clock: FakeClock, demo, *, tick: float = 3600.0) -> KeyturnApp:

@@ -25,6 +25,7 @@ from tests.support_app import (
     record_notifications,
     settle,
     step,
+    sure_timeout,
     to_ready,
     until,
     workers_done,
@@ -288,9 +289,9 @@ async def test_the_canaries_never_leak_from_the_dashboard_through_faults_and_a_w
     from tui.app import session_for
 
     server = loopback
-    server.slow_seconds = 0.6  # longer than the timeout: unreachable
+    server.slow_seconds = 1.5  # longer than the timeout (1 s, sure_timeout): unreachable
     cfg = loopback_config(tmp_path, server)
-    app = KeyturnApp(session_for(cfg, "svc"))
+    app = KeyturnApp(sure_timeout(session_for(cfg, "svc")))
     details: dict[Role, list[str]] = {role: [] for role in Role}
     app.engine.listeners.append(
         lambda e: details[e.role].append(e.result.detail) if hasattr(e, "result") else None)

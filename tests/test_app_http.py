@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support_app import settle
+from tests.support_app import settle, sure_timeout
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, assert_no_canary
 from tests.support_server import canary_server
 from tui.app import KeyturnApp, session_for
@@ -24,7 +24,11 @@ from tui.widgets.event_log import EventLog
 async def wait_until(pilot, predicate, timeout: float = 15.0) -> None:
     """Wait until a condition on the engine holds (checked on every engine event; the
     probes run on the real clock) up to `timeout`, then let the screen catch up."""
-    assert await pilot.app.engine.wait_until(predicate, timeout), "condition not met in time"
+    engine = pilot.app.engine
+    if not await engine.wait_until(predicate, timeout):
+        await settle(pilot)
+        raise AssertionError(f"not met in {timeout}s: phase {engine.phase}, gate "
+                             f"{engine.gate.summary}, log {log_text(pilot.app)[-1500:]!r}")
     await settle(pilot)
 
 
@@ -44,7 +48,8 @@ def write_config(tmp_path, server) -> object:
         'old = "env:LB_OLD"\nnew = "env:LB_NEW"\nadmin = "env:LB_ADMIN"\n'
         f'base_url = "{server.base_url}"\ndeployment = "{server.deployment_url}"\n'
         # hold: a probe timing out on a loaded test machine is no evidence, and must not
-        # re-lock the gate between the test's steps.
+        # re-lock the gate between the test's steps. (The tests raise the timeout itself
+        # to 1 s past the config: support_app.sure_timeout.)
         'interval = 0.3\ntimeout = 0.25\nstreak = 3\nindeterminate = "hold"\n'
         # One deployment answer a tick, the bound off: this is about the dashboard over HTTP.
         "samples = 1\nmax_old_share = 1.0\n",
@@ -65,7 +70,7 @@ def log_text(app) -> str:
 
 async def test_dashboard_rotates_over_real_http(tmp_path, server):
     cfg = write_config(tmp_path, server)
-    app = KeyturnApp(session_for(cfg, "loopback"))
+    app = KeyturnApp(sure_timeout(session_for(cfg, "loopback")))
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_until(pilot, lambda: app.engine.phase is Phase.PROPAGATING)
         assert app.query_one("#revoke").disabled
@@ -97,7 +102,7 @@ async def test_reopening_during_verifying_resumes_without_a_second_revoke(tmp_pa
     slow = {"on": True}
     real_status = server.key_status
     server.key_status = lambda raw: 200 if slow["on"] and raw == CANARY_OLD else real_status(raw)
-    first = KeyturnApp(session_for(cfg, "loopback"))
+    first = KeyturnApp(sure_timeout(session_for(cfg, "loopback")))
     async with first.run_test(size=(120, 36)) as pilot:
         await wait_until(pilot, lambda: first.engine.phase is Phase.READY)
         await pilot.press("r", "y")
@@ -105,7 +110,7 @@ async def test_reopening_during_verifying_resumes_without_a_second_revoke(tmp_pa
         await pilot.press("q", "y")  # quit while verifying (asked first)
         await settle(pilot)
     assert len(server.admin_writes()) == 1
-    second = KeyturnApp(session_for(cfg, "loopback"))
+    second = KeyturnApp(sure_timeout(session_for(cfg, "loopback")))
     async with second.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         assert second.engine.phase is Phase.VERIFYING  # picked up, not back to waiting
