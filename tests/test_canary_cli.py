@@ -279,8 +279,10 @@ def test_an_interrupt_mid_watch_leaks_nothing(
 
 
 def test_a_raw_key_pasted_into_the_config_is_refused_without_echo(
-    server: ProviderServer, kt: Keyturn
+    anthropic_server: ProviderServer, kt: Keyturn
 ) -> None:
+    # One provider: the config is refused before any provider exists.
+    server = anthropic_server
     rotation(server, kt)
     text = kt.config.read_text().replace('"env:KT_TEST_NEW"', f'"{CANARY_NEW}"')
     kt.config.write_text(text)

@@ -146,13 +146,16 @@ def test_probe_with_only_an_old_key_and_no_keychain(server: ProviderServer, kt: 
     assert set(targets(json.loads(result.out))) == {"old"}
 
 
-def test_probe_of_an_unknown_rotation_exits_2_on_one_line(server: ProviderServer, kt: Keyturn) -> None:
-    healthy(server, kt)
+def test_probe_of_an_unknown_rotation_exits_2_on_one_line(
+    anthropic_server: ProviderServer, kt: Keyturn
+) -> None:
+    # One provider: the rotation is looked up in the config before any provider exists.
+    healthy(anthropic_server, kt)
     result = kt.run("probe", "nope", "--json")
     assert result.code == 2
     assert len(result.err_lines) == 1
     assert str(kt.config) in result.err and "nope" in result.err
-    assert server.hits() == []
+    assert anthropic_server.hits() == []
 
 
 # -- watch --headless -----------------------------------------------------------------
@@ -171,7 +174,10 @@ def test_watch_headless_exits_0_when_the_gate_opens(server: ProviderServer, kt: 
     assert server.admin_calls() == []  # watching never revokes
 
 
-def test_watch_headless_exits_1_on_timeout(server: ProviderServer, kt: Keyturn) -> None:
+def test_watch_headless_exits_1_on_timeout(anthropic_server: ProviderServer, kt: Keyturn) -> None:
+    # One provider: the timeout and the gate's reason are the same code for both (each
+    # provider's probes and the gate over its answers are tested on both elsewhere).
+    server = anthropic_server
     healthy(server, kt)
     server.serving = old_key(server)  # the deployment never switches
     result = kt.run("watch", "svc", "--headless", "--timeout", "1.5")
@@ -181,7 +187,12 @@ def test_watch_headless_exits_1_on_timeout(server: ProviderServer, kt: Keyturn) 
     assert 1.4 < result.elapsed < 8
 
 
-def test_watch_headless_with_a_wrong_base_url_never_opens(kt: Keyturn, server: ProviderServer) -> None:
+def test_watch_headless_with_a_wrong_base_url_never_opens(
+    kt: Keyturn, anthropic_server: ProviderServer
+) -> None:
+    # One provider: an HTML answer is classified by both (test_faults, test_http_verdicts);
+    # what this adds, the command printing the reason and exiting 1, is provider-independent.
+    server = anthropic_server
     healthy(server, kt)
     server.always("models", "html_200")  # a captive portal instead of the API
     result = kt.run("watch", "svc", "--headless", "--timeout", "1")
