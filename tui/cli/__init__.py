@@ -296,9 +296,12 @@ def _setup_commands(command, common: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
     """Run one command line; `clock` replaces real time for the engine (tests)."""
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        # Inside the try: a Ctrl-C while the parser is built is `interrupted`, not a traceback.
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
     except UsageError as exc:
         _err(_usage_line(str(exc), argv))
         return EXIT_USAGE
