@@ -274,18 +274,23 @@ def test_a_deployment_that_breaks_after_revoke_raises_the_alarm(
     assert "done" not in result.out.splitlines()[-1]
 
 
-def test_rollback_reactivates_the_old_key_at_once_when_the_deployment_breaks(
-    anthropic_server: ProviderServer, kt: Keyturn, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """`revoke --rollback`: no dashboard needed to undo a revoke that broke the app."""
-    server = anthropic_server
-    rotation(server, kt)
+def break_after_the_revoke(server: ProviderServer) -> None:
+    """The deployment falls back to the OLD key once the provider deactivates it."""
 
     def deactivate_then_break(request):
         if request.method == "POST" and b"inactive" in request.body:
             server.serving = CANARY_OLD
 
     server.always("admin", deactivate_then_break)
+
+
+def test_rollback_reactivates_the_old_key_at_once_when_the_deployment_breaks(
+    anthropic_server: ProviderServer, kt: Keyturn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`revoke --rollback`: no dashboard needed to undo a revoke that broke the app."""
+    server = anthropic_server
+    rotation(server, kt)
+    break_after_the_revoke(server)
     result = in_process(kt, capsys, "revoke", "svc", "--yes", "--rollback", "--timeout", "10")
     assert result.code == 1, result.out + result.err
     assert "ALARM" in result.err and "reactivated (rolled back)" in result.err
@@ -299,12 +304,7 @@ def test_reactivate_after_an_alarm_sets_the_old_key_active_and_once_is_enough(
 ) -> None:
     server = anthropic_server
     rotation(server, kt)
-
-    def deactivate_then_break(request):
-        if request.method == "POST" and b"inactive" in request.body:
-            server.serving = CANARY_OLD
-
-    server.always("admin", deactivate_then_break)
+    break_after_the_revoke(server)
     assert in_process(kt, capsys, "revoke", "svc", "--yes", "--timeout", "10").code == 1
     assert server.key_by_raw(CANARY_OLD).status == "inactive"
     result = in_process(kt, capsys, "reactivate", "svc", "--yes")
