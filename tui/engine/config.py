@@ -17,6 +17,8 @@ from tui.engine.credentials import default_reference, redact_keylike
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
 DURATION_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
+#: `drain`: how long the usage report must count after the switch (minutes, hours).
+DRAIN = re.compile(r"^\s*(\d+)\s*([mh])\s*$")
 
 
 class ConfigError(Exception):
@@ -29,6 +31,15 @@ def parse_duration(text: str) -> float:
     if not m or int(m.group(1)) <= 0:
         raise ValueError("must be a positive duration like 90d, 12h or 2w")
     return int(m.group(1)) * DURATION_UNITS[m.group(2)]
+
+
+def parse_drain(text: str) -> float:
+    """`10m`, `2h` → seconds (at most a day: the usage report is kept that long)."""
+    m = DRAIN.match(text)
+    seconds = int(m.group(1)) * (60 if m.group(2) == "m" else 3600) if m else 0
+    if not 0 < seconds <= 86400:
+        raise ValueError("must be a duration from 1m to 24h, like 10m or 1h")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -49,10 +60,17 @@ class Rotation:
     timeout: float
     streak: int
     indeterminate: str
+    #: How long the provider's usage report must count after the switch, with no OLD use,
+    #: before Revoke unlocks (`10m`); None: no wait (the report still locks on OLD use).
+    drain: str | None = None
 
     @property
     def rotate_every_seconds(self) -> float | None:
         return parse_duration(self.rotate_every) if self.rotate_every else None
+
+    @property
+    def drain_seconds(self) -> float:
+        return parse_drain(self.drain) if self.drain else 0.0
 
     def uses_default_slots(self) -> bool:
         """Keys held in the keychain under keyturn's own names (promotable after a rotation)."""

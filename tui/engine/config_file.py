@@ -73,6 +73,7 @@ def validate(data: dict, path: Path) -> Config:
             timeout=timeout,
             streak=r.streak if r.streak is not None else d.streak,
             indeterminate=r.indeterminate or d.indeterminate,
+            drain=r.drain,
         )
     state = parsed.state_dir or os.environ.get("KEYTURN_STATE_DIR")
     state_dir = Path(state).expanduser() if state else default_state_dir()

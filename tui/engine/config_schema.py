@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from providers import PROVIDER_NAMES
-from tui.engine.config import NAME, parse_duration
+from tui.engine.config import NAME, parse_drain, parse_duration
 from tui.engine.credentials import check_reference, looks_like_key
 
 Seconds = Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)]
@@ -73,6 +73,8 @@ class RotationConfig(_Strict):
     timeout: Seconds | None = None
     streak: Streak | None = None
     indeterminate: Policy | None = None
+    #: Wait until the provider's usage report has counted this long after the switch.
+    drain: str | None = None
 
     @field_validator("old", "new", "admin")
     @classmethod
@@ -100,6 +102,13 @@ class RotationConfig(_Strict):
     def _every(cls, value: str | None) -> str | None:
         if value is not None:
             parse_duration(value)
+        return value
+
+    @field_validator("drain")
+    @classmethod
+    def _drain(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_drain(value)
         return value
 
 

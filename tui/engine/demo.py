@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from providers.simulated import DEPLOYMENT_URL, SimulatedProvider, SimulatedWorld
+from providers.simulated_usage import SimulatedUsage
 from tui.engine.config import Rotation
 from tui.engine.credentials import Secret
 from tui.engine.rotation import Keys
@@ -45,7 +46,9 @@ def build_demo(
         kwargs.update(old=keys[0], new=keys[1], admin_key=keys[2])
     world = SimulatedWorld(
         switch_at=switch_at, window=window, latency=latency, seed=seed,
-        deployment_breaks_after_revoke=breaks_after_revoke, **kwargs,
+        deployment_breaks_after_revoke=breaks_after_revoke,
+        # A report minute lasts two probe intervals: the TRAFFIC view moves as the cards do.
+        usage=SimulatedUsage(speed=60.0 / (2 * interval)), **kwargs,
     )
     rotation = Rotation(
         name=DEMO_NAME, provider="simulated", old="prompt", new="prompt", admin="prompt",
@@ -53,7 +56,7 @@ def build_demo(
         rotate_every="90d", interval=interval, timeout=timeout, streak=streak,
         indeterminate="reset",
     )
-    provider = SimulatedProvider(transport=world.transport)
+    provider = SimulatedProvider(transport=world.transport, report_clock=world.report_clock)
     old_source, new_source, admin_source = key_sources
     secrets = Keys(
         Secret(world.old, old_source), Secret(world.new, new_source),
