@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds to wait for the gate, and again for the revocation (default 600)")
     p.add_argument("--rollback", action="store_true",
                    help="on an alarm after the revoke, reactivate the old key at once (Anthropic)")
+    p.add_argument("--ignore-usage", action="store_true",
+                   help="set aside the provider's usage report (OLD still counted after the "
+                        "switch, drain): recorded in the audit log")
     p.set_defaults(command_name="revoke")
 
     p = command(

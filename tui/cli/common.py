@@ -29,6 +29,7 @@ from tui.engine.rotation import (
 )
 from tui.engine.run import Ending, Outcome, RotationRun
 from tui.engine.scheduler import Clock
+from tui.engine.usage import UsageUpdated
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INDETERMINATE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 EXIT_PIPE = 141
@@ -111,9 +112,18 @@ def probe_line(engine: RotationEngine, role: Role, result: Any) -> str:
 def print_events(engine: RotationEngine) -> None:
     """One line per probe, phase change and notice of the engine."""
 
+    said: list[str] = []
+
     def show(event: object) -> None:
         if isinstance(event, Probed):
             out(probe_line(engine, event.role, event.result))
+        elif isinstance(event, UsageUpdated):
+            from tui.cli.usage_output import usage_line
+
+            line = usage_line(event.usage)
+            if said[-1:] != [line]:  # once a minute at most, and only when it changed
+                said[:] = [line]
+                say(line)
         elif isinstance(event, PhaseChanged):
             say(f"phase: {event.phase.value}  ({event.reason})")
         elif isinstance(event, Notice) and event.text not in ("probing paused", "probing resumed"):

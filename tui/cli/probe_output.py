@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from tui.cli.usage_output import usage_json, usage_line
 from tui.engine.check import Check
 from tui.engine.gate import Role, serving
 
@@ -27,6 +28,7 @@ def as_json(check: Check, code: int) -> str:
             for role, r in check.results.items()
         ],
         "gate": {"open": check.gate.open, "reasons": list(check.gate.reasons)},
+        "usage": usage_json(check.usage) if check.usage else None,
         "exit_code": code,
     }
     return json.dumps(doc, indent=2)
@@ -50,4 +52,6 @@ def as_table(check: Check) -> list[str]:
         )
     lines.append("gate: " + ("open (one probe each; Revoke needs a full streak)"
                              if check.gate.open else check.gate.summary))
+    if check.usage is not None:
+        lines.append(usage_line(check.usage))
     return lines

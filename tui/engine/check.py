@@ -15,6 +15,8 @@ from providers.results import ProbeResult, Verdict
 from tui.engine.config import Rotation
 from tui.engine.gate import GateState, Role, Track, evaluate, qualifies
 from tui.engine.rotation import Keys, open_client
+from tui.engine.scheduler import LoopClock
+from tui.engine.usage import Usage, UsageWatch
 
 
 class Health(StrEnum):
@@ -30,6 +32,8 @@ class Check:
     old_fingerprint: str
     new_fingerprint: str | None
     gate: GateState
+    #: The provider's per-key count, read once (state `off` without an admin key).
+    usage: Usage | None = None
 
     @property
     def active(self) -> Role:
@@ -62,11 +66,16 @@ async def check_once(rotation: Rotation, keys: Keys, provider: Provider) -> Chec
         if rotation.deployment:
             target = DeploymentTarget(rotation.deployment, provider)
             jobs[Role.DEPLOYMENT] = target.probe(client, None, rotation.timeout)
-        results = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
+        usage = UsageWatch(provider, keys, lambda: client, LoopClock(),
+                           timeout=rotation.timeout * 4, deployment=False,
+                           wall=getattr(provider, "report_clock", None))
+        read = usage.poll_once() if usage.off is None else asyncio.sleep(0)
+        *answers, _ = await asyncio.gather(*jobs.values(), read)
+        results = dict(zip(jobs, answers, strict=True))
     old_fp = keys.old.fingerprint
     new_fp = keys.new.fingerprint if keys.new else None
     tracks = {role: Track(role, rotation.streak, rotation.indeterminate) for role in results}
     for role, result in results.items():
         tracks[role].record(result, qualifies(role, result, new_fp))
     gate = evaluate(tracks.get(Role.NEW), tracks.get(Role.DEPLOYMENT), old_fp, new_fp)
-    return Check(rotation, results, old_fp, new_fp, gate)
+    return Check(rotation, results, old_fp, new_fp, gate, usage.figures())
