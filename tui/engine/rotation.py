@@ -299,17 +299,16 @@ class RotationEngine:
         self._recompute()
 
     def _usage_gate(self, gate: GateState) -> GateState:
-        """The gate with the usage rule (before revoke), unless a person set it aside;
-        every new lock, or lock set aside, is written to the audit log with its figure."""
+        """The gate with the usage rule (before revoke), unless a person set it aside; each
+        time it starts to lock (or would, set aside) the audit log gets its figure."""
         if self.phase not in PRE_REVOKE:
             return gate
         lock = usage_rule(self.usage, self.rotation.drain_seconds)
-        if lock != self.usage_lock:
-            self.usage_lock = lock
-            if lock:
-                self.record("usage_set_aside" if self.usage_ignored else "usage_locked",
-                            old=self.keys.old.fingerprint, new=self.fingerprints[1],
-                            detail="; ".join(lock))
+        locking, self.usage_lock = lock and not self.usage_lock, lock
+        if locking:  # the figures move each minute; the log gets the moment it locked
+            self.record("usage_set_aside" if self.usage_ignored else "usage_locked",
+                        old=self.keys.old.fingerprint, new=self.fingerprints[1],
+                        detail="; ".join(lock))
         return gate if self.usage_ignored else with_usage(gate, lock)
 
     def ignore_usage(self, via: str) -> None:
