@@ -7,10 +7,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from providers.usage import ReportClock
+from providers.anthropic import AnthropicProvider
+from providers.usage import Count, ReportClock
 from tests.provider_server import OPENAI, ProviderServer
 from tests.support_canary import (
     CANARY_ADMIN,
@@ -23,9 +25,11 @@ from tests.support_engine import make_rig
 from tests.support_server import engine_on
 from tests.test_usage_report import T0
 from tui.engine.audit import AuditLog
+from tui.engine.credentials import Secret
 from tui.engine.gate import Role, usage_rule
-from tui.engine.rotation import GateLocked, Phase, RotationEngine, open_client
-from tui.engine.usage import Usage
+from tui.engine.rotation import GateLocked, Keys, Phase, RotationEngine, open_client
+from tui.engine.scheduler import FakeClock
+from tui.engine.usage import UsageWatch
 
 pytest_plugins = ["tests.server_fixtures"]
 
@@ -198,19 +202,41 @@ async def test_without_a_deployment_drain_waits_for_a_quiet_old_key(tmp_path: Pa
 
 
 def test_a_minute_that_holds_the_switch_is_not_after_it() -> None:
-    """The deployment reported OLD at 12:06:30: OLD counted in the minute of 12:06 is its
-    own last traffic; in the minute of 12:07, something else's."""
-    switch = T0 + 6 * 60 + 30
-    own = Usage("ok", covered_to=T0 + 600, deployment=True, switch_at=switch,
-                switch_words="after your deployment moved to NEW", old_after_switch=())
-    assert usage_rule(own) == ()
-    other = dataclasses.replace(own, old_after_switch=((T0 + 7 * 60, 1),))
-    assert usage_rule(other) == (("the provider counted 1 token on the OLD key at 12:07 UTC, "
-                                  "after your deployment moved to NEW — something else still "
-                                  "uses it"),)
-    # Drain: 12:06:30 + 3 min needs the report to 12:10, not 12:09.
-    assert usage_rule(dataclasses.replace(own, covered_to=T0 + 9 * 60), drain=180)
-    assert usage_rule(dataclasses.replace(own, covered_to=T0 + 10 * 60), drain=180) == ()
+    """The deployment last reported OLD at 12:06:30: OLD counted in the minute of 12:06 is
+    its own last traffic; in the minute of 12:07, something else's. A last report at
+    12:07:00 sharp makes the minute of 12:07 the deployment's own."""
+    keys = Keys(Secret(CANARY_OLD), Secret(CANARY_NEW), Secret(CANARY_ADMIN))
+    now = [0.0]
+    watch = UsageWatch(AnthropicProvider(), keys, lambda: None, FakeClock(), timeout=1.0,
+                       deployment=True, wall=ReportClock(lambda: now[0]))
+    watch.ids = {keys.old.fingerprint: "apikey_old", keys.new.fingerprint: "apikey_new"}
+    watch.reads, watch.covered_to = 1, T0 + 15 * 60
+    watch.counts = {T0 + 6 * 60: {"apikey_old": Count(None, 5)},
+                    T0 + 7 * 60: {"apikey_old": Count(None, 1)}}
+
+    def deployment_says(fp: str, at: float) -> None:
+        now[0] = at
+        watch.on_event(SimpleNamespace(role="deployment",
+                                       result=SimpleNamespace(served_fingerprint=fp)))
+
+    deployment_says(keys.old.fingerprint, T0 + 6 * 60 + 30)
+    deployment_says(keys.new.fingerprint, T0 + 6 * 60 + 40)
+    now[0] = T0 + 20 * 60
+    assert watch.figures().old_after_switch == ((T0 + 7 * 60, 1),)
+    assert usage_rule(watch.figures()) == (
+        ("the provider counted 1 token on the OLD key at 12:07 UTC, after your deployment "
+         "moved to NEW — something else still uses it"),)
+    deployment_says(keys.old.fingerprint, T0 + 7 * 60)
+    now[0] = T0 + 20 * 60
+    assert watch.figures().old_after_switch == ()
+    assert usage_rule(watch.figures()) == ()
+    # Drain: 12:07 + 3 min needs the report to 12:10; counted to 12:09 is not enough.
+    watch.covered_to = T0 + 9 * 60
+    watch._version += 1
+    assert usage_rule(watch.figures(), drain=180)
+    watch.covered_to = T0 + 10 * 60
+    watch._version += 1
+    assert usage_rule(watch.figures(), drain=180) == ()
 
 
 async def test_over_http_old_counted_after_the_switch_locks_until_set_aside(
