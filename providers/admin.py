@@ -17,7 +17,12 @@ from providers.errors import AdminError, AdminKeyInactive, AdminOutcomeUnknown
 from providers.lazy import httpx
 from providers.results import AdminKey, AdminReceipt, AdminResponse
 from providers.text import clean, scrub
-from providers.transport import safe_request_id, secrets_in, transport_failure
+from providers.transport import (
+    parse_retry_after,
+    safe_request_id,
+    secrets_in,
+    transport_failure,
+)
 
 if TYPE_CHECKING:
     from providers.keys import KeyLike
@@ -113,12 +118,14 @@ class AdminCalls:
         method: str,
         path: str,
         timeout: float,
+        cap: int = ADMIN_BODY_CAP,
         **kwargs: Any,
     ) -> AdminResponse:
         """One admin API call; any failure becomes an AdminError with a safe message.
 
-        `timeout` is an overall deadline (connect, headers and a capped body together), as
-        for probes, and redirects are never followed: the admin key goes to base_url only.
+        `timeout` is an overall deadline (connect, headers and a body read to at most `cap`
+        bytes together), as for probes, and redirects are never followed: the admin key goes
+        to base_url only. A refusal carries the status and any `retry-after` it was sent.
         """
         headers = self.auth_headers(admin)
         secrets = secrets_in(httpx.Headers(headers))  # any case: Authorization, x-api-key
@@ -131,7 +138,7 @@ class AdminCalls:
             async with asyncio.timeout(timeout):
                 streamed = await client.send(request, stream=True, follow_redirects=False)
                 try:
-                    body = await read_capped(streamed, ADMIN_BODY_CAP)
+                    body = await read_capped(streamed, cap)
                 finally:
                     await streamed.aclose()
         except (TimeoutError, httpx.TransportError, OSError) as exc:
@@ -145,10 +152,13 @@ class AdminCalls:
         if response.status_code >= 300:
             message = error_message(parse_json(response.content)) or f"HTTP {response.status_code}"
             rid = safe_request_id(self.request_id(response.headers), secrets)
-            raise AdminError(scrub(
+            refused = AdminError(scrub(
                 f"admin API refused {method} ({response.status_code}): {message}"
                 + (f" [request id {rid}]" if rid else ""), secrets
             ))
+            refused.status = response.status_code
+            refused.retry_after = parse_retry_after(response.headers.get("retry-after"))
+            raise refused
         return response
 
     def receipt(self, key_id: str, action: str, response: AdminResponse) -> AdminReceipt:

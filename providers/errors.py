@@ -4,6 +4,11 @@
 class AdminError(Exception):
     """An admin call could not be made or was refused; the message is safe to show."""
 
+    #: The provider's HTTP status when it refused (None: no answer), and the seconds its
+    #: `retry-after` asked for: a reader that polls (the usage report) waits that long.
+    status: int | None = None
+    retry_after: float | None = None
+
 
 class AdminUnsupported(AdminError):
     """The provider has no admin call for this action (e.g. OpenAI cannot reactivate)."""

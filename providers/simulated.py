@@ -22,6 +22,8 @@ from typing import ClassVar, Self
 from providers.anthropic import ADMIN_KEYS, AnthropicProvider
 from providers.keys import fingerprint
 from providers.lazy import httpx
+from providers.simulated_usage import SimulatedUsage
+from providers.usage import ANTHROPIC_USAGE, ReportClock
 
 HOST = "https://simulated.keyturn.invalid"
 DEPLOYMENT_URL = HOST + "/health/probe"
@@ -160,6 +162,8 @@ class SimulatedWorld:
     new: str = ""
     #: World time from which the provider accepts the new key (its own propagation).
     new_live_from: float = 0.5
+    #: The provider's usage report: the deployment's traffic per key and minute, served late.
+    usage: SimulatedUsage = field(default_factory=SimulatedUsage)
     _t0: float = 0.0
     _revoked_at: float | None = None
     _rng: random.Random = field(init=False)
@@ -302,12 +306,22 @@ class SimulatedWorld:
             raw = self.served_key()
             status = self.upstream_status(raw)
             ok = 200 <= status < 300
+            if ok and raw in self.keys:
+                self.usage.count(self.keys[raw].id, self.now())
             body = {"ok": ok, "status": status, "fingerprint": fingerprint(raw)}
             return httpx.Response(200 if ok else 503, headers=headers, json=body)
         if path.startswith(ADMIN_KEYS):
             if request.headers.get("x-api-key") != self.admin_key:
                 return self._answer(401, headers, {})
             return self._admin(request, path, headers, rid)
+        if path == ANTHROPIC_USAGE and request.method == "GET":
+            if request.headers.get("x-api-key") != self.admin_key:
+                return self._answer(401, headers, {})
+            status, body = self.usage.answer(list(request.url.params.multi_items()), self.now(),
+                                             self.keys[self.old].id)
+            if status == 429:
+                headers = dict(headers, **{"retry-after": self.retry_after})
+            return httpx.Response(status, headers=headers, content=body)
         return self._answer(404, headers, {}, message="not found")
 
     def _admin(self, request: httpx.Request, path: str, headers: dict[str, str], rid: str) -> httpx.Response:
@@ -353,6 +367,11 @@ class SimulatedWorld:
         return [c for c in self.admin_calls if c.method == "POST"]
 
     @property
+    def report_clock(self) -> ReportClock:
+        """The usage report's UTC clock, running with the world's."""
+        return self.usage.clock(self.now)
+
+    @property
     def transport(self) -> SimulatedTransport:
         return SimulatedTransport(self)
 
@@ -391,3 +410,5 @@ class SimulatedProvider(AnthropicProvider):
     base_url: str = HOST
     name: str = "simulated"
     console: ClassVar[str] = "the provider's console"
+    #: The world's usage report clock (keyturn reads the report on it, not on time.time).
+    report_clock: ReportClock | None = None

@@ -11,7 +11,11 @@ body of many megabytes, plain bytes where TLS was expected. It serves:
   `POST /v1/organizations/api_keys/{id}`; OpenAI: `GET/DELETE
   /v1/organization/projects/{project_id}/api_keys[/{id}]`), paginated;
 - a deployment (`GET /health/probe`) implementing the deployment probe contract with
-  whichever key it is told to serve.
+  whichever key it is told to serve;
+- the usage reports (Anthropic: `GET /v1/organizations/usage_report/messages`, tokens;
+  OpenAI: `GET /v1/organization/usage/completions`, requests and tokens), one-minute
+  buckets grouped by key id, from a ledger a test fills (`count`), answered only up to
+  `usage_to` (the report's lag), `usage_page` buckets a page.
 
 Every request is recorded (route, headers, body, connection number, time) so a test
 can assert, for example, that no admin call happened before the gate opened, and every
@@ -35,6 +39,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self
 from urllib.parse import parse_qsl, urlsplit
@@ -43,6 +48,8 @@ ANTHROPIC = "anthropic"
 OPENAI = "openai"
 ANTHROPIC_ADMIN = "/v1/organizations/api_keys"
 DEPLOYMENT_PATH = "/health/probe"
+ANTHROPIC_USAGE = "/v1/organizations/usage_report/messages"
+OPENAI_USAGE = "/v1/organization/usage/completions"
 
 #: Named faults a script may use in place of a status code.
 FAULTS = (
@@ -91,7 +98,9 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     at: float
-    route: str  # models | admin | deployment | other
+    route: str  # models | admin | usage | deployment | other
+    #: Every query parameter in order, repeated ones too (`api_key_ids[]`).
+    pairs: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_admin_write(self) -> bool:
@@ -127,6 +136,14 @@ class Request:
     @property
     def query(self) -> dict[str, str]:
         return dict(parse_qsl(urlsplit(self.target).query))
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        return parse_qsl(urlsplit(self.target).query, keep_blank_values=True)
+
+    def values(self, name: str) -> list[str]:
+        """Every value of a repeated parameter, sent as `name` or `name[]`."""
+        return [v for k, v in self.pairs if k in (name, name + "[]")]
 
 
 class _TCPServer(socketserver.ThreadingTCPServer):
@@ -220,6 +237,11 @@ class ProviderServer:
         self.trickle_for = 3.0
         self.redirect_to = ""
         self.page_size = 20
+        #: The usage report's ledger: (minute start, raw key) -> (requests, tokens); it is
+        #: answered up to `usage_to` (UTC seconds; None: up to now), `usage_page` buckets a page.
+        self.usage: dict[tuple[int, str], tuple[int, int]] = {}
+        self.usage_to: int | None = None
+        self.usage_page = 10
         #: A key list that ignores `status=active` (lists inactive keys too).
         self.ignore_status_filter = False
         #: Route -> the request id header every answer of that route carries instead of the
@@ -306,6 +328,11 @@ class ProviderServer:
         head = len(kind.group()) + 3 if kind else 6
         return raw[:head] + "..." + raw[-3:]
 
+    def count(self, raw: str, minute: int, requests: int = 0, tokens: int = 0) -> None:
+        """The provider counted `requests` and `tokens` on key `raw` in the minute `minute`."""
+        with self._lock:
+            self.usage[(minute - minute % 60, raw)] = (requests, tokens)
+
     def script(self, route: str, *actions: Action) -> None:
         """Answer the next requests of `route` with these actions, in order."""
         with self._lock:
@@ -373,6 +400,8 @@ class ProviderServer:
         path = request.path
         if path == DEPLOYMENT_PATH:
             return "deployment"
+        if path == (ANTHROPIC_USAGE if self.flavour == ANTHROPIC else OPENAI_USAGE):
+            return "usage"
         if self.flavour == ANTHROPIC:
             if path == "/v1/models":
                 return "models"
@@ -403,7 +432,7 @@ class ProviderServer:
         with self._lock:
             self.requests.append(
                 Recorded(conn, request.method, request.path, request.query, dict(request.headers),
-                         request.body, time.monotonic(), route)
+                         request.body, time.monotonic(), route, tuple(request.pairs))
             )
         action = self._next_action(route)
         rid = self.request_ids.get(route) or self._request_id()
@@ -525,6 +554,8 @@ class ProviderServer:
             return self._deployment()
         if route == "admin":
             return self._admin(request)
+        if route == "usage":
+            return self._usage(request)
         return self._error(404, request, "not found")
 
     def _key_from(self, request: Request) -> str | None:
@@ -648,6 +679,61 @@ class ProviderServer:
             return self._error(404, request, f"No API key found with id '{key_id}'")
         return self._error(405, request, "method not allowed")
 
+    def _usage(self, request: Request) -> Reply:
+        """The usage report from the ledger: minute buckets from the start asked for up to
+        `usage_to`, one result per asked key id with a count (none: not in the results)."""
+        if self._key_from(request) != self.admin_key or not self.admin_key:
+            return self._error(401, request, "invalid admin key")
+        if request.values("bucket_width") != ["1m"]:
+            return self._error(400, request, "bucket_width: keyturn's test server serves 1m")
+        try:
+            if self.flavour == ANTHROPIC:
+                start = int(datetime.fromisoformat(request.query["starting_at"]).timestamp())
+            else:
+                start = int(request.query["start_time"])
+            offset = int(request.query.get("page", "page_0").removeprefix("page_"))
+        except (KeyError, ValueError):
+            return self._error(400, request, "starting_at / start_time or page is not valid")
+        reached = self.usage_to if self.usage_to is not None else int(time.time())
+        minutes = list(range(start - start % 60, reached - reached % 60, 60))[:1440]
+        limit = min(int(request.query.get("limit") or self.usage_page), self.usage_page)
+        by_id = {k.id: k.raw for k in self.keys.values()}
+        grouped = "api_key_id" in request.values("group_by")
+        data = []
+        for minute in minutes[offset:offset + limit]:
+            counts = [(key_id, self.usage.get((minute, by_id.get(key_id, "")), (0, 0)))
+                      for key_id in request.values("api_key_ids")]
+            results = [self._usage_result(key_id if grouped else None, n, t)
+                       for key_id, (n, t) in counts if n or t]
+            if self.flavour == ANTHROPIC:
+                data.append({"starting_at": _rfc3339(minute), "ending_at": _rfc3339(minute + 60),
+                             "results": results})
+            else:
+                data.append({"object": "bucket", "start_time": minute, "end_time": minute + 60,
+                             "results": results})
+        more = offset + limit < len(minutes)
+        doc: dict[str, object] = {"data": data, "has_more": more,
+                                  "next_page": f"page_{offset + limit}" if more else None}
+        if self.flavour == OPENAI:
+            doc = {"object": "page", **doc}
+        return Reply(200, {}, json.dumps(doc).encode())
+
+    def _usage_result(self, key_id: str | None, requests: int, tokens: int) -> dict:
+        if self.flavour == ANTHROPIC:
+            uncached, cached = tokens // 2, tokens // 5
+            return {"api_key_id": key_id, "workspace_id": None, "model": None,
+                    "service_tier": None, "context_window": None,
+                    "uncached_input_tokens": uncached, "cache_read_input_tokens": cached,
+                    "cache_creation": {"ephemeral_1h_input_tokens": 0,
+                                       "ephemeral_5m_input_tokens": 0},
+                    "output_tokens": tokens - uncached - cached,
+                    "server_tool_use": {"web_search_requests": 0}}
+        output = tokens // 3
+        return {"object": "organization.usage.completions.result", "input_tokens": tokens - output,
+                "input_cached_tokens": 0, "output_tokens": output, "input_audio_tokens": 0,
+                "output_audio_tokens": 0, "num_model_requests": requests, "project_id": None,
+                "user_id": None, "api_key_id": key_id, "model": None, "batch": None}
+
     # -- error answers -----------------------------------------------------------------
     def _error_body(self, status: int, message: str | None = None, disabled: bool = True) -> bytes:
         if self.flavour == ANTHROPIC:
@@ -690,6 +776,10 @@ class ProviderServer:
         if status == 502:
             return Reply(502, {"content-type": "text/html"}, HTML_502)
         return Reply(status, headers, self._error_body(status, message, disabled))
+
+
+def _rfc3339(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _head(status: int, headers: dict[str, str]) -> bytes:

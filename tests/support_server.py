@@ -106,6 +106,13 @@ class Run:
         return await advance_engine(self.engine, seconds, until)
 
 
+def sleepers(engine: RotationEngine) -> int:
+    """The tasks that sleep on the engine's clock between their calls: one per probe
+    target, and the usage report's reader (with an admin key)."""
+    task = engine.usage_watch.task
+    return len(engine.scheduler.tasks) + (task is not None and not task.done())
+
+
 async def advance_engine(engine: RotationEngine, seconds: float,
                          until: Callable[[], bool] | None = None) -> bool:
     """Move the HttpFakeClock of a started engine `seconds` forward, tick by tick (ticks
@@ -125,7 +132,7 @@ async def advance_engine(engine: RotationEngine, seconds: float,
         # Just past the tick: a due time of k * interval is never a rounding error late.
         at = min(tick * interval + 1e-6, end)
         await clock.advance(max(0.0, at - clock.now()))
-        await clock.until_sleeping(len(engine.scheduler.tasks))
+        await clock.until_sleeping(sleepers(engine))
         tick += 1
         if at >= end:
             return until is None or until()
@@ -153,7 +160,7 @@ async def engine_on(
         engine.listeners.append(run.record)
         engine.start()
         if isinstance(clock, HttpFakeClock):
-            await clock.until_sleeping(len(engine.scheduler.tasks))  # the first probes at 0
+            await clock.until_sleeping(sleepers(engine))  # the first probes at 0
         try:
             yield run
         finally:

@@ -41,9 +41,9 @@ def rotation(server: ProviderServer, kt: Keyturn, *, serving: str | None = None,
     kt.write_config(server, old=old, new=CANARY_NEW, admin=CANARY_ADMIN if admin else None)
 
 
-def first_admin_index(server: ProviderServer) -> int:
+def first_admin_write_index(server: ProviderServer) -> int:
     hits = server.hits()
-    return next(i for i, r in enumerate(hits) if r.route == "admin")
+    return next(i for i, r in enumerate(hits) if r.is_admin_write)
 
 
 def test_gate_that_never_opens_exits_1_without_any_admin_call(
@@ -53,7 +53,7 @@ def test_gate_that_never_opens_exits_1_without_any_admin_call(
     result = kt.run("revoke", "svc", "--yes", "--timeout", "1.5")
     assert result.code == 1, result.out + result.err
     assert "admin API was not called" in result.err
-    assert server.admin_calls() == []
+    assert server.admin_writes() == []  # read only (the usage report's key lookups)
     assert server.key_by_raw(old_key(server)).status == "active"
     assert len(server.hits("models")) >= 4  # it did probe all that time
 
@@ -75,17 +75,19 @@ def test_yes_with_an_open_gate_deactivates_once_and_confirms(
         assert writes[0].method == "DELETE" and writes[0].path.endswith("/" + old.id)
         assert old.status == "deleted"
     assert server.key_by_raw(CANARY_NEW).status == "active"
-    # Before the first admin call, the new key and the deployment on it had a full streak.
-    before = server.hits()[: first_admin_index(server)]
+    # Before the revoke, the new key and the deployment on it had a full streak.
+    before = server.hits()[: first_admin_write_index(server)]
     assert sum(1 for r in before if r.route == "deployment") >= 2
     # After it, the old key was refused `streak` (2) times before the exit.
-    after = [r for r in server.hits()[first_admin_index(server):]
+    after = [r for r in server.hits()[first_admin_write_index(server):]
              if r.route == "models" and old_key(server) in str(r.headers)]
     assert len(after) >= 2
     assert "done" in result.out
     assert fingerprint(old_key(server)) in result.out
-    # The admin key went to the admin API only; no key went anywhere but this server.
-    assert all(r.route == "admin" for r in server.hits() if CANARY_ADMIN in str(r.headers))
+    # The admin key went to the admin API only (its key list, its usage report, the revoke);
+    # no key went anywhere but this server.
+    assert all(r.route in ("admin", "usage") for r in server.hits()
+               if CANARY_ADMIN in str(r.headers))
     audit = kt.state_dir / "audit.jsonl"
     assert audit.exists() and fingerprint(old_key(server)) in audit.read_text()
 
@@ -175,7 +177,7 @@ def test_on_a_terminal_it_asks_and_no_means_no(server: ProviderServer, kt: Keytu
     code, text = run_on_a_terminal(kt, b"n\n", "revoke", "svc", "--timeout", "15")
     assert "[y/N]" in text
     assert code == 1
-    assert server.admin_calls() == []
+    assert server.admin_writes() == []
 
 
 def test_on_a_terminal_yes_revokes(anthropic_server: ProviderServer, kt: Keyturn) -> None:

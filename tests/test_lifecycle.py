@@ -152,9 +152,10 @@ async def test_an_unanswered_revoke_is_settled_by_asking_the_provider_never_by_r
             await r.engine.revoke()
         assert await resume_unanswered(r.engine, point) == "verifying"
         assert r.engine.phase is Phase.VERIFYING
+        assert [c.method for c in r.world.admin_calls] == ["GET"]  # the status read, no POST
         r.engine.start()
         await r.run_until(lambda: r.engine.phase is Phase.DONE)
-        assert [c.method for c in r.world.admin_calls] == ["GET"]  # the status read, no POST
+        assert r.world.revoke_calls() == []  # since then only reads (the usage report's)
         trail = [e["event"] for e in r.audit.events()]
         assert trail.count("revoke_requested") == 1
         assert trail[-2:] == ["old_key_dead", "done"]
@@ -385,4 +386,4 @@ async def test_engine_refuses_a_second_revoke_even_without_resume(tmp_path: Path
         await r.run_until(lambda: r.engine.gate.open)
         with pytest.raises(RevokeRefused, match="already verifying"):
             await r.engine.revoke()
-        assert r.world.admin_calls == []
+        assert r.world.revoke_calls() == []  # reads only (the usage report's key lookups)

@@ -155,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="on an alarm after the revoke, reactivate the old key at once (Anthropic)")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per line (probe, phase, notice, message, end)")
+    p.add_argument("--ignore-usage", action="store_true",
+                   help="set aside the provider's usage report (OLD still counted after the "
+                        "switch, drain): recorded in the audit log")
     p.set_defaults(command_name="revoke")
 
     p = command(

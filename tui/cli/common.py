@@ -24,6 +24,7 @@ from tui.engine.rotation import GateChanged, Notice, Phase, PhaseChanged, Probed
 from tui.engine.run import Ending, Outcome, RotationRun
 from tui.engine.scheduler import Clock
 from tui.engine.session import Keys, open_client, provider_for
+from tui.engine.usage import UsageUpdated
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INDETERMINATE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 EXIT_PIPE = 141
@@ -163,6 +164,8 @@ def print_events(engine: RotationEngine, *, as_json: bool = False) -> None:
     object per line); the bell when Revoke unlocks and when the rotation ends."""
     gate_was_open = engine.gate.open
 
+    said: list[str] = []
+
     def show(event: object) -> None:
         nonlocal gate_was_open
         if isinstance(event, Probed):
@@ -170,6 +173,17 @@ def print_events(engine: RotationEngine, *, as_json: bool = False) -> None:
                 emit("probe", **probe_event(engine, event.role, event.result))
             else:
                 out(probe_line(engine, event.role, event.result))
+        elif isinstance(event, UsageUpdated):
+            from tui.cli.usage_output import usage_json, usage_line
+
+            line = usage_line(event.usage)
+            if said[-1:] != [line]:  # once a minute at most, and only when it changed
+                said[:] = [line]
+                if as_json:
+                    emit("usage", **usage_json(event.usage, engine.usage_lock,
+                                               engine.usage_ignored))
+                else:
+                    say(line)
         elif isinstance(event, PhaseChanged):
             if as_json:
                 emit("phase", phase=event.phase.value, reason=event.reason)

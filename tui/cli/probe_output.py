@@ -6,6 +6,7 @@ import json
 from urllib.parse import urlsplit
 
 from tui.cli.table import render
+from tui.cli.usage_output import usage_json, usage_line
 from tui.engine.check import Check
 from tui.engine.gate import Role, serving
 
@@ -31,6 +32,7 @@ def as_json(check: Check, code: int, expect: dict | None = None) -> str:
         "gate": {"open": check.gate.open, "reasons": list(check.gate.reasons)},
         **({"evidence": evidence_json(check)} if check.evidence is not None else {}),
         **({"expect": expect} if expect is not None else {}),
+        "usage": usage_json(check.usage) if check.usage else None,
         "exit_code": code,
     }
     return json.dumps(doc, indent=2)
@@ -60,6 +62,8 @@ def as_table(check: Check, expectation: str | None = None,
                       f"{ev.bound_text()} after {ev.n} NEW samples, {ev.needed} needed"))
     notes.append(("gate", "open (one tick each; Revoke needs a full streak)"
                   if check.gate.open else check.gate.summary))
+    if check.usage is not None:
+        notes.append(("usage", usage_line(check.usage).removeprefix("usage  ")))
     if expectation:
         notes.append(("expect", expectation))
     lines = [f"rotation {check.rotation.name} ({check.rotation.provider})"]

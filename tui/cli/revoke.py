@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
             # Refuse at once, not after waiting (up to --timeout) for the gate to open.
             raise Fail("refusing to revoke without confirmation: stdin is not a terminal "
                        "(pass --yes)", EXIT_USAGE)
+        if getattr(args, "ignore_usage", False) and not run.already_done:
+            run.engine.ignore_usage("--ignore-usage")
         return await run.rotate(args.timeout)
 
     decider = TerminalDecider(yes=args.yes, interactive=interactive, rollback=args.rollback)

@@ -23,7 +23,9 @@ from tui.engine.gate import (
     qualifies,
     summarize,
 )
+from tui.engine.scheduler import LoopClock
 from tui.engine.session import Keys, open_client
+from tui.engine.usage import Usage, UsageWatch
 
 
 class Health(StrEnum):
@@ -41,6 +43,8 @@ class Check:
     gate: GateState
     #: The deployment's samples as evidence on the OLD share (None: no deployment).
     evidence: Evidence | None = None
+    #: The provider's per-key count, read once (state `off` without an admin key).
+    usage: Usage | None = None
 
     @property
     def active(self) -> Role:
@@ -74,7 +78,12 @@ async def check_once(rotation: Rotation, keys: Keys, provider: Provider) -> Chec
             # One tick's worth of samples, as the engine takes them.
             target = DeploymentTarget(rotation.deployment, provider)
             jobs[Role.DEPLOYMENT] = target.sample(client, rotation.samples, rotation.timeout)
-        results = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
+        usage = UsageWatch(provider, keys, lambda: client, LoopClock(),
+                           timeout=rotation.timeout * 4, deployment=False,
+                           wall=getattr(provider, "report_clock", None))
+        read = usage.poll_once() if usage.off is None else asyncio.sleep(0)
+        *answers, _ = await asyncio.gather(*jobs.values(), read)
+        results = dict(zip(jobs, answers, strict=True))
     old_fp = keys.old.fingerprint
     new_fp = keys.new.fingerprint if keys.new else None
     tracks = {role: Track(role, rotation.streak, rotation.indeterminate) for role in results}
@@ -90,4 +99,4 @@ async def check_once(rotation: Rotation, keys: Keys, provider: Provider) -> Chec
         tracks[role].record(result, qualifies(role, result, new_fp))
     gate = evaluate(tracks.get(Role.NEW), tracks.get(Role.DEPLOYMENT), old_fp, new_fp,
                     now=0.0 if evidence is not None else None)
-    return Check(rotation, results, old_fp, new_fp, gate, evidence)
+    return Check(rotation, results, old_fp, new_fp, gate, evidence, usage.figures())

@@ -23,6 +23,8 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 DURATION = re.compile(r"(?:\s*\d{1,9}\s*[hdw])+\s*")
 DURATION_PART = re.compile(r"(\d+)\s*([hdw])")
 DURATION_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
+#: `drain`: how long the usage report must count after the switch (minutes or hours).
+DRAIN = re.compile(r"\s*(\d{1,9})\s*([mh])\s*")
 #: Deployment requests per tick. At the default 2 s interval, 40 samples (20 requests a
 #: second) bring the count of NEW samples the default bound needs (845 in the first ten
 #: minutes of watching) in about 42 s of 100 % NEW; 20 would take 78 s, and 40 requests
@@ -66,6 +68,15 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+def parse_drain(text: str) -> float:
+    """`10m`, `2h` → seconds (at most a day: the usage report is kept that long)."""
+    m = DRAIN.fullmatch(text)
+    seconds = int(m.group(1)) * (60 if m.group(2) == "m" else 3600) if m else 0
+    if not 0 < seconds <= 86400:
+        raise ValueError("must be a duration from 1m to 24h, like 10m or 1h")
+    return seconds
+
+
 @dataclass(frozen=True)
 class Rotation:
     """One rotation with defaults applied: what the engine runs."""
@@ -91,10 +102,17 @@ class Rotation:
     max_old_share: float = MAX_OLD_SHARE
     #: Where the app reads its key: keyturn writes NEW there (and OLD back, to undo).
     destinations: tuple[Destination, ...] = ()
+    #: How long the provider's usage report must count after the switch, with no OLD use,
+    #: before Revoke unlocks (`10m`); None: no wait (the report still locks on OLD use).
+    drain: str | None = None
 
     @property
     def rotate_every_seconds(self) -> float | None:
         return parse_duration(self.rotate_every) if self.rotate_every else None
+
+    @property
+    def drain_seconds(self) -> float:
+        return parse_drain(self.drain) if self.drain else 0.0
 
     def uses_default_slots(self) -> bool:
         """Keys held in the keychain under keyturn's own names (promotable after a rotation)."""

@@ -81,6 +81,7 @@ def validate(data: dict, path: Path) -> Config:
             samples=r.samples if r.samples is not None else d.samples,
             max_old_share=r.max_old_share if r.max_old_share is not None else d.max_old_share,
             destinations=tuple(dest.spec() for dest in r.destinations),
+            drain=r.drain,
         )
     state = parsed.state_dir or os.environ.get("KEYTURN_STATE_DIR")
     state_dir = Path(state).expanduser() if state else default_state_dir()

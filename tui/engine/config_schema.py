@@ -12,7 +12,14 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from providers import PROVIDER_NAMES
-from tui.engine.config import MAX_OLD_SHARE, MAX_SAMPLES, SAMPLES, name_problem, parse_duration
+from tui.engine.config import (
+    MAX_OLD_SHARE,
+    MAX_SAMPLES,
+    SAMPLES,
+    name_problem,
+    parse_drain,
+    parse_duration,
+)
 from tui.engine.credentials import check_reference
 from tui.engine.destination_schema import DestinationConfig
 
@@ -105,6 +112,8 @@ class RotationConfig(_Strict):
     max_old_share: Share | None = None
     #: Where the app reads its key (`[[rotations.NAME.destinations]]`).
     destinations: list[DestinationConfig] = []
+    #: Wait until the provider's usage report has counted this long after the switch.
+    drain: str | None = None
 
     @field_validator("old", "new", "admin")
     @classmethod
@@ -132,6 +141,13 @@ class RotationConfig(_Strict):
     def _every(cls, value: str | None) -> str | None:
         if value is not None and parse_duration(value) > ROTATE_EVERY_MAX:
             raise ValueError("must be at most 3650d (ten years)")
+        return value
+
+    @field_validator("drain")
+    @classmethod
+    def _drain(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_drain(value)
         return value
 
 

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, replace
 
 from providers.simulated import DEPLOYMENT_URL, HOST, Rollout, SimulatedProvider, SimulatedWorld
+from providers.simulated_usage import SimulatedUsage
 from tui.engine.config import MAX_OLD_SHARE, SAMPLES, Rotation
 from tui.engine.credentials import Secret
 from tui.engine.session import Keys
@@ -65,7 +66,9 @@ def build_demo(
         kwargs.update(old=keys[0], new=keys[1], admin_key=keys[2])
     world = SimulatedWorld(
         switch_at=switch_at, window=window, latency=latency, seed=seed, rollout=rollout,
-        deployment_breaks_after_revoke=breaks_after_revoke, **kwargs,
+        deployment_breaks_after_revoke=breaks_after_revoke,
+        # A report minute lasts two probe intervals: the TRAFFIC view moves as the cards do.
+        usage=SimulatedUsage(speed=60.0 / (2 * interval)), **kwargs,
     )
     rotation = Rotation(
         name=DEMO_NAME, provider="simulated", old="prompt", new="prompt", admin="prompt",
@@ -73,12 +76,13 @@ def build_demo(
         rotate_every="90d", interval=interval, timeout=timeout, streak=streak,
         indeterminate="reset", samples=samples, max_old_share=max_old_share,
     )
-    provider = SimulatedProvider(transport=world.transport)
+    provider = SimulatedProvider(transport=world.transport, report_clock=world.report_clock)
     simulated_worker = None
     if worker:
         simulated_worker, destination = _worker(world, window)
         rotation = replace(rotation, destinations=(destination,))
-        provider = SimulatedProvider(transport=simulated_worker.transport)
+        provider = SimulatedProvider(transport=simulated_worker.transport,
+                                     report_clock=world.report_clock)
     old_source, new_source, admin_source = key_sources
     secrets = Keys(
         Secret(world.old, old_source), Secret(world.new, new_source),

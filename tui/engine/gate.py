@@ -29,8 +29,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from providers.results import ProbeResult, Verdict
+from tui.engine.usage_words import amount, drain_words, hhmm
+
+if TYPE_CHECKING:
+    from tui.engine.usage import Usage
 
 #: Results kept per target for the screen's history strip; memory stays flat.
 HISTORY = 120
@@ -203,6 +208,8 @@ def with_old_key_state(gate: GateState, old: Track) -> GateState:
         return gate
     return GateState(False, (*gate.reasons, "the OLD key is already refused by the provider "
                                             "(revoked elsewhere?): nothing to revoke"))
+
+
 # -- the bound on the share of traffic still on OLD --------------------------------------
 
 
@@ -535,6 +542,53 @@ def with_platform_rollout(gate: GateState, rollouts: tuple[PlatformRollout, ...]
             if unknown:
                 on = ", ".join(f"{pct:g} % on version {v}" for v, pct in unknown)
                 reasons.append(f"{r.name}: {on}, whose creation time could not be read")
+    if not reasons:
+        return gate
+    return GateState(False, (*gate.reasons, *reasons))
+
+
+def usage_rule(usage: Usage | None, drain: float = 0.0) -> tuple[str, ...]:
+    """The provider's own count, as reasons that keep Revoke locked (none: it agrees).
+
+    Locked while the usage report shows the OLD key used in a counted minute that starts
+    after the switch (the deployment's last report of OLD, or keyturn's first sight of it on
+    NEW): something other than the deployment still uses it. With `drain` (seconds), also
+    until the report has counted that long after the switch (without a deployment: that long
+    since OLD's last counted use). A minute the report has not reached is never taken for a
+    quiet one, and a report that cannot be read locks nothing but a drain it cannot cover.
+    """
+    if usage is None or usage.state == "off":
+        return ()
+    reasons: list[str] = []
+    if usage.old_after_switch:
+        start, count = usage.old_after_switch[-1]
+        reasons.append(f"the provider counted {amount(count, usage.unit)} on the OLD key at "
+                       f"{hhmm(start)} UTC, {usage.switch_words} — something else still uses it")
+    if drain <= 0:
+        return tuple(reasons)
+    report = f"report to {hhmm(usage.covered_to)} UTC" if usage.covered_to else "nothing counted yet"
+    if usage.state == "unavailable":
+        report += f"; usage report unavailable ({usage.why})"
+    if usage.deployment:
+        if usage.switch_at is None:
+            reasons.append(f"drain {drain_words(drain)}: waiting for the deployment to move to NEW")
+        elif usage.covered_to is None or usage.covered_to < usage.switch_at + drain:
+            need = -(-(usage.switch_at + drain) // 60) * 60
+            reasons.append(f"drain {drain_words(drain)}: waiting for the provider's report to "
+                           f"count {drain_words(drain)} after the switch ({report}; needs "
+                           f"{hhmm(need)} UTC)")
+    elif usage.quiet_since is None or usage.covered_to is None or (
+        usage.covered_to < usage.quiet_since + drain
+    ):
+        last = (f"last counted {hhmm(usage.old_last_used)} UTC; "
+                if usage.old_last_used is not None else "")
+        reasons.append(f"drain {drain_words(drain)}: waiting for the provider's report to show "
+                       f"the OLD key unused for {drain_words(drain)} ({last}{report})")
+    return tuple(reasons)
+
+
+def with_usage(gate: GateState, reasons: tuple[str, ...]) -> GateState:
+    """The gate, also locked by the usage rule's reasons."""
     if not reasons:
         return gate
     return GateState(False, (*gate.reasons, *reasons))

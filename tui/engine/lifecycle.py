@@ -24,6 +24,7 @@ from tui.engine.history import FINISHED, ResumePoint, parse_time, resume_point
 from tui.engine.rotation import Phase, RotationEngine
 from tui.engine.session import Keys
 from tui.engine.state_dir import SYMLINK, StateDirError, open_file
+from tui.engine.usage_words import report_lines
 
 # -- times --------------------------------------------------------------------------
 
@@ -308,8 +309,10 @@ def report_markdown(
     provider: str = "",
     probe_counts: dict[str, int] | None = None,
     request_ids: Iterable[str] = (),
+    usage_lines: Iterable[str] = (),
 ) -> str:
-    """The Markdown report of one finished rotation, from its audit events."""
+    """The Markdown report of one finished rotation, from its audit events (and, from the
+    run that finished it, the provider's count: `usage_lines`)."""
     name = rotation.name if isinstance(rotation, Rotation) else rotation
     provider = provider or (rotation.provider if isinstance(rotation, Rotation) else "")
     old_fp = next((r["old"] for r in events if r.get("old")), "unknown")
@@ -365,6 +368,7 @@ def report_markdown(
         lines.append("- admin call request ids: " + ", ".join(f"`{rid}`" for rid in admin_ids))
     elif method == "console":
         lines.append("- admin calls: none (revoked in the provider's console)")
+    lines += usage_lines
     lines += ["", "## Timeline", "", "| time (UTC) | event | details |", "| --- | --- | --- |"]
     for record in events:
         details = "; ".join(
@@ -398,14 +402,16 @@ def write_report(
         probe_counts = {role.value: n for role, n in counts.items()}
         request_ids = [r.request_id for r in engine.receipts if r.request_id]
         provider = engine.rotation.provider
+        usage_lines = report_lines(engine.usage, engine.usage_ignored)
     else:
         done = [r for r in events if r.get("event") == "done"]
         old_fp = str(done[-1].get("old")) if done else ""
         new_fp = done[-1].get("new") if done else None
-        probe_counts, request_ids, provider = None, [], ""
+        probe_counts, request_ids, provider, usage_lines = None, [], "", []
     picked = attempt_events(events, old_fp, new_fp) if old_fp else events
     text = redact(report_markdown(rotation_name, picked, provider=provider,
-                                  probe_counts=probe_counts, request_ids=request_ids))
+                                  probe_counts=probe_counts, request_ids=request_ids,
+                                  usage_lines=usage_lines))
     finished = _last(picked, "done", "old_key_dead") or datetime.now(UTC)
     base = f"report-{rotation_name}-{finished.strftime('%Y%m%dT%H%M%SZ')}"
     audit.dir.mkdir(parents=True, exist_ok=True)  # the state dir itself may be a symlink

@@ -31,12 +31,15 @@ from tui.engine.gate import (
     qualifies,
     serving,
     summarize,
+    usage_rule,
     with_old_key_state,
     with_platform_rollout,
+    with_usage,
 )
 from tui.engine.history import resume_point
 from tui.engine.scheduler import Clock, LoopClock, Scheduler, Target
 from tui.engine.session import Keys, open_client
+from tui.engine.usage import Usage, UsageUpdated, UsageWatch
 from tui.engine.worker_watch import Platform
 
 
@@ -134,6 +137,12 @@ class RotationEngine:
         self.started = False
         #: The Worker destinations: keyturn's writes there, and what Cloudflare says serves.
         self.platform = Platform(self)
+        #: The provider's own per-key count (its usage report), read once a minute; the
+        #: usage rule's reasons now, and how a person set them aside (None: they stand).
+        self.usage_watch = UsageWatch.for_engine(self)
+        self.listeners.append(self.usage_watch.on_event)
+        self.usage_lock: tuple[str, ...] = ()
+        self.usage_ignored: str | None = None
         self._recompute()
 
     # -- lifecycle --------------------------------------------------------------
@@ -147,8 +156,10 @@ class RotationEngine:
         if self.deployment is not None:
             self._add(Role.DEPLOYMENT)
         self.platform.start()
+        self.usage_watch.start()
 
     async def stop(self) -> None:
+        await self.usage_watch.stop()
         await self.scheduler.stop()
         await self.platform.stop()
 
@@ -273,6 +284,7 @@ class RotationEngine:
         if self.phase in PRE_REVOKE:
             gate = with_old_key_state(gate, self.tracks[Role.OLD])
             gate = with_platform_rollout(gate, self.platform.rollouts())
+        gate = self._usage_gate(gate)
         if gate != self.gate:
             was_open = self.gate.open
             self.gate = gate
@@ -305,6 +317,43 @@ class RotationEngine:
                              probes=sum(self.done_counts.values()),
                              deployment_requests=evidence.requests if evidence else None)
                 self._set_phase(Phase.DONE, "revocation confirmed, deployment live on NEW")
+
+    # -- the provider's count ----------------------------------------------------------
+    @property
+    def usage(self) -> Usage:
+        """The provider's per-key count as keyturn shows and judges it now."""
+        return self.usage_watch.figures()
+
+    def usage_changed(self) -> None:
+        """A read of the usage report finished: tell the listeners, judge the gate again."""
+        self._emit(UsageUpdated(self.usage))
+        self._recompute()
+
+    def _usage_gate(self, gate: GateState) -> GateState:
+        """The gate with the usage rule (before revoke), unless a person set it aside; each
+        time it starts to lock (or would, set aside) the audit log gets its figure."""
+        if self.phase not in PRE_REVOKE:
+            return gate
+        lock = usage_rule(self.usage, self.rotation.drain_seconds)
+        locking, self.usage_lock = lock and not self.usage_lock, lock
+        if locking:  # the figures move each minute; the log gets the moment it locked
+            self.record("usage_set_aside" if self.usage_ignored else "usage_locked",
+                        old=self.keys.old.fingerprint, new=self.fingerprints[1],
+                        detail="; ".join(lock))
+        return gate if self.usage_ignored else with_usage(gate, lock)
+
+    def ignore_usage(self, via: str) -> None:
+        """Set every usage rule aside (drain too) for this run, on a person's explicit word
+        (`--ignore-usage`, or the dashboard's second confirmation); written to the audit log."""
+        if self.usage_ignored is not None:
+            return
+        self.usage_ignored = via
+        standing = "; ".join(self.usage_lock) or "no usage rule locked Revoke at the time"
+        self.record("usage_override", old=self.keys.old.fingerprint, new=self.fingerprints[1],
+                    detail=f"set aside by {via}: {standing}")
+        self._emit(Notice(f"the provider's count is set aside ({via}): Revoke no longer waits "
+                          "for it", "warning"))
+        self._recompute()
 
     def _deployment_alarm(self) -> str | None:
         track = self.tracks.get(Role.DEPLOYMENT)

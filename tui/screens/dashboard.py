@@ -41,6 +41,7 @@ from tui.engine.rotation import (
     RotationEngine,
 )
 from tui.engine.run import Ending, RotationRun
+from tui.screens import usage_override
 from tui.screens.asked import Asked
 from tui.screens.confirm import ConfirmationModal
 from tui.screens.help import HelpScreen
@@ -54,6 +55,7 @@ from tui.widgets.probe_card import ProbeCard
 from tui.widgets.revoke_panel import RevokePanel
 from tui.widgets.rotation_header import RotationHeader
 from tui.widgets.worker_rollout import DeploymentColumn, WorkerRollout
+from tui.widgets.traffic import TrafficView
 
 #: Stores an entered NEW key through the rotation's reference: (Secret, where it went).
 KeySaver = Callable[[str], tuple[Secret, str]]
@@ -180,6 +182,7 @@ class DashboardScreen(Screen[None]):
                     yield DeploymentCard(self.engine.deployment.url, id="card-deployment")
             if self.engine.deployment is None and self.engine.platform.watches:
                 yield WorkerRollout(id="worker-rollout")  # no card to stand under
+            yield TrafficView(id="traffic")
             yield RevokePanel(id="actions")
             yield EventLog(id="events")
         yield KeyBar()
@@ -423,6 +426,7 @@ class DashboardScreen(Screen[None]):
                 engine.tracks[Role.DEPLOYMENT], old_fp, new_fp,
                 last_at=self.last_at.get(Role.DEPLOYMENT), now=now, alarm=engine.alarm,
             )
+        self.query_one(TrafficView).show(engine.usage, engine.usage_lock, engine.usage_ignored)
         self.query_one(RevokePanel).show(
             revoke_allowed=self.revoke_allowed,
             revoke_shown=engine.phase in PRE_REVOKE,
@@ -517,6 +521,9 @@ class DashboardScreen(Screen[None]):
             self.push_flow.start("new" if event.key == "w" else "old")
 
     def explain_locked(self) -> None:
+        if usage_override.offered(self.engine):
+            usage_override.ask(self, self.engine, self.redraw)
+            return
         if self.engine.paused and self.engine.gate.open:
             self.notify("Revoke is locked while probing is paused: press p to resume, so the "
                         "gate is judged on fresh answers.", severity="warning", markup=False)
@@ -542,7 +549,8 @@ class DashboardScreen(Screen[None]):
             f"OLD key {old.masked}\nfingerprint {old.fingerprint}\n\n"
             f"It will be revoked {how}, then keyturn watches until it is refused "
             f"{self.engine.rotation.streak} times in a row."
-            + (f"\n\n{self.engine.revoke_warning}." if self.engine.revoke_warning else ""),
+            + (f"\n\n{self.engine.revoke_warning}." if self.engine.revoke_warning else "")
+            + usage_override.confirmation_words(self.engine),
             yes="Revoke (y)", no="Cancel (n)",
         )
         self.app.push_screen(self._confirm, self._revoke_answered)
