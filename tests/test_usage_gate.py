@@ -88,6 +88,33 @@ async def test_a_quiet_old_key_after_the_switch_lets_revoke_unlock(tmp_path: Pat
         await rig.close()
 
 
+async def test_new_since_the_switch_waits_for_the_report_to_count_the_switch(
+    tmp_path: Path,
+) -> None:
+    """Before the report has counted the switch's minute, NEW's count since the switch is
+    not known: it is left out, never shown as 0 tokens."""
+    from tui.engine.usage import UsageUpdated
+
+    rig = rig_with(tmp_path)
+    seen = []
+    rig.engine.listeners.append(lambda e: seen.append(e.usage) if isinstance(e, UsageUpdated)
+                                else None)
+    rig.engine.start()
+    try:
+        assert await rig.run_until(lambda: rig.engine.usage.new_since_switch is not None,
+                                   limit=60)
+    finally:
+        await rig.close()
+    moved = [u for u in seen if u.switch_words == "after your deployment moved to NEW"]
+    withheld = [u for u in moved if u.new_since_switch is None]
+    assert withheld, "the report should lag the switch by minutes"
+    assert all(u.covered_to is None or u.covered_to < u.switch_at // 60 * 60 + 60
+               for u in withheld)
+    given = [u for u in moved if u.new_since_switch is not None]
+    assert given and all(u.covered_to >= u.switch_at // 60 * 60 + 60 for u in given)
+    assert given[-1].new_since_switch > 0
+
+
 async def test_first_seen_on_new_stands_in_when_the_deployment_never_named_old(
     tmp_path: Path,
 ) -> None:

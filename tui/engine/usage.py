@@ -363,9 +363,14 @@ class UsageWatch:
             after = tuple((s, archived.get(s) or self._value(s, old_id) or 0)
                           for s in used if s > switch_at)
         if switch_at is not None and new_id and self.moved():
-            # (While the deployment still names OLD there is no switch to count NEW from.)
+            # While the deployment still names OLD there is no switch to count NEW from,
+            # and until the report has counted the switch's minute there is no figure yet
+            # (not a zero).
             since = max([floor_minute(switch_at), *counted[:1]])
-            since_switch = sum(self._value(s, new_id) or 0 for s in counted if s >= since)
+            if self.covered_to is not None and self.covered_to >= since + MINUTE:
+                since_switch = sum(self._value(s, new_id) or 0 for s in counted if s >= since)
+            else:
+                since = None
         quiet = None
         if not self.deployment and old_id:
             quiet = last + MINUTE if last is not None else floor_minute(
