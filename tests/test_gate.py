@@ -11,20 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from providers.results import ProbeResult, Verdict
-from tui.engine.gate import (
-    HISTORY,
-    OldShare,
-    Role,
-    Track,
-    error_budget,
-    evaluate,
-    percent,
-    qualifies,
-    samples_needed,
-    serving,
-    share_bound,
-    summarize,
-)
+from tui.engine.bound import OldShare, error_budget, percent, samples_needed, share_bound
+from tui.engine.gate import HISTORY, Role, Track, evaluate, qualifies, serving, summarize
 
 OLD_FP, NEW_FP, OTHER_FP = "0123456789ab", "ba9876543210", "ffffffffffff"
 

@@ -18,9 +18,9 @@ from tests.support_lifecycle import canary_world, make_config, write_event
 from tui.engine import history, lifecycle
 from tui.engine.admin_revoke import resume_unanswered
 from tui.engine.audit import AuditLog
+from tui.engine.bound import percent
 from tui.engine.config import Rotation
 from tui.engine.credentials import Secret
-from tui.engine.gate import percent
 from tui.engine.history import resume_point
 from tui.engine.lifecycle import promote_slots, status_rows
 from tui.engine.rotation import Phase, RevokeRefused, RotationEngine

@@ -2,7 +2,7 @@
 
 All on a fake clock (no sleeps). The 200 rotations run the engine's real gate and its
 real revoke decision (`can_revoke`, then `revoke()`) against the simulated world's
-routing; the 10-minute property runs the same gate code (gate.OldShare, Track,
+routing; the 10-minute property runs the same gate code (bound.OldShare, Track,
 evaluate) on seeded sample streams, 12,000 samples a run. The failures of the old rule
 and of a naive rotator are printed beside the new rule's (the "keyturn figures"
 section at the end of the pytest output).
@@ -19,8 +19,9 @@ import pytest
 
 from providers.results import ProbeResult, Verdict
 from tests.support_rollout import naive, rotate, scenarios
+from tui.engine.bound import OldShare, samples_needed
 from tui.engine.config import MAX_OLD_SHARE, SAMPLES
-from tui.engine.gate import OldShare, Role, Track, evaluate, qualifies, samples_needed, summarize
+from tui.engine.gate import Role, Track, evaluate, qualifies, summarize
 
 OLD_FP, NEW_FP = "0123456789ab", "ba9876543210"
 INTERVAL = 2.0  # the default

@@ -28,8 +28,8 @@ from tui.engine.audit import AuditLog
 from tui.engine.credentials import Secret
 from tui.engine.gate import Role, usage_rule
 from tui.engine.rotation import GateLocked, Phase, RotationEngine
-from tui.engine.session import Keys, open_client
 from tui.engine.scheduler import FakeClock
+from tui.engine.session import Keys, open_client
 from tui.engine.usage import UsageWatch
 
 pytest_plugins = ["tests.server_fixtures"]

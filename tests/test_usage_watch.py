@@ -14,8 +14,8 @@ from tests.support_engine import make_rig
 from tests.test_usage_report import T0, provider_of
 from tui.cli.usage_output import usage_json, usage_line
 from tui.engine.credentials import Secret
-from tui.engine.session import Keys, open_client
 from tui.engine.scheduler import FakeClock
+from tui.engine.session import Keys, open_client
 from tui.engine.usage import EVERY, UsageWatch
 
 pytest_plugins = ["tests.server_fixtures"]

@@ -12,17 +12,9 @@ from enum import StrEnum
 from providers.base import Provider
 from providers.deployment import DeploymentTarget
 from providers.results import ProbeResult, Verdict
+from tui.engine.bound import Evidence, OldShare
 from tui.engine.config import Rotation
-from tui.engine.gate import (
-    Evidence,
-    GateState,
-    OldShare,
-    Role,
-    Track,
-    evaluate,
-    qualifies,
-    summarize,
-)
+from tui.engine.gate import GateState, Role, Track, evaluate, qualifies, summarize
 from tui.engine.scheduler import LoopClock
 from tui.engine.session import Keys, open_client
 from tui.engine.usage import Usage, UsageWatch

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from tui.engine.audit import AuditLog, AuditWarning
+from tui.engine.bound import CONFIDENCE, percent
 from tui.engine.config import Config, Rotation
 from tui.engine.credentials import CredentialError, Reference, Secret, resolve
-from tui.engine.gate import CONFIDENCE, percent
 from tui.engine.history import FINISHED, ResumePoint, parse_time, resume_point
 from tui.engine.rotation import Phase, RotationEngine
 from tui.engine.session import Keys

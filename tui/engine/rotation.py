@@ -18,12 +18,11 @@ from providers.lazy import httpx
 from providers.results import AdminReceipt, ProbeResult, Verdict
 from tui.engine.admin_revoke import deactivate_old_key
 from tui.engine.audit import AuditLog, AuditWriteError
+from tui.engine.bound import Evidence, OldShare
 from tui.engine.config import Rotation
 from tui.engine.credentials import CredentialError, Secret
 from tui.engine.gate import (
-    Evidence,
     GateState,
-    OldShare,
     Role,
     Sampled,
     Track,

@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from providers.base import Provider
     from providers.lazy import httpx
     from tui.engine.rotation import RotationEngine
-    from tui.engine.session import Keys
     from tui.engine.scheduler import Clock
+    from tui.engine.session import Keys
 
 #: Report seconds between two reads, at least.
 EVERY = 60.0

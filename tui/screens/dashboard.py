@@ -54,8 +54,8 @@ from tui.widgets.key_bar import KeyBar
 from tui.widgets.probe_card import ProbeCard
 from tui.widgets.revoke_panel import RevokePanel
 from tui.widgets.rotation_header import RotationHeader
-from tui.widgets.worker_rollout import DeploymentColumn, WorkerRollout
 from tui.widgets.traffic import TrafficView
+from tui.widgets.worker_rollout import DeploymentColumn, WorkerRollout
 
 #: Stores an entered NEW key through the rotation's reference: (Secret, where it went).
 KeySaver = Callable[[str], tuple[Secret, str]]

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 from rich.text import Text
 
 from providers.results import ProbeResult, Verdict
-from tui.engine.gate import CONFIDENCE, Evidence, Track, percent, serving
+from tui.engine.bound import CONFIDENCE, Evidence, percent
+from tui.engine.gate import Track, serving
 from tui.widgets.probe_card import BAR_ROWS, FACTS, ProbeCard
 from tui.widgets.style import VERDICT_STYLE, ago
 
