@@ -267,14 +267,21 @@ def test_a_minute_that_holds_the_switch_is_not_after_it() -> None:
     assert usage_rule(watch.figures(), drain=180) == ()
 
 
-async def test_over_http_old_counted_after_the_switch_locks_until_set_aside(
-    server: ProviderServer, tmp_path: Path
-) -> None:
+def deployment_on_new(server: ProviderServer) -> str:
+    """The server knows an OLD key (returned), NEW and the admin key; the deployment is
+    already on NEW."""
     old = CANARY_OLD if server.flavour != OPENAI else CANARY_OPENAI
     server.add_key(old)
     server.add_key(CANARY_NEW)
     server.admin_key = CANARY_ADMIN
     server.serving = CANARY_NEW
+    return old
+
+
+async def test_over_http_old_counted_after_the_switch_locks_until_set_aside(
+    server: ProviderServer, tmp_path: Path
+) -> None:
+    old = deployment_on_new(server)
     audit = AuditLog(tmp_path)
     fast = {"interval": 0.05, "timeout": 1.0, "streak": 3}
     async with engine_on(server, old, CANARY_NEW, admin=CANARY_ADMIN, audit=audit, **fast) as run:
@@ -306,11 +313,7 @@ async def test_over_http_old_counted_after_the_switch_locks_until_set_aside(
 async def test_over_http_old_last_counted_before_the_switch_lets_revoke_unlock(
     server: ProviderServer,
 ) -> None:
-    old = CANARY_OLD if server.flavour != OPENAI else CANARY_OPENAI
-    server.add_key(old)
-    server.add_key(CANARY_NEW)
-    server.admin_key = CANARY_ADMIN
-    server.serving = CANARY_NEW
+    old = deployment_on_new(server)
     fast = {"interval": 0.05, "timeout": 1.0, "streak": 3}
     async with engine_on(server, old, CANARY_NEW, admin=CANARY_ADMIN, **fast) as run:
         engine, watch = run.engine, run.engine.usage_watch
