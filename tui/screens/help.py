@@ -32,9 +32,18 @@ The gate
   Revoke unlocks when the NEW key answered live for the last
   `streak` probes in a row and, with a deployment, the deployment
   answered live on the NEW key's fingerprint for `streak` probes.
-  One failure locks it again.
+  One failure locks it again. The deployment's samples must also
+  bound the share of traffic still on OLD below `max_old_share`.
   A Cloudflare Worker destination also keeps it locked while a
   version from before keyturn wrote the NEW key takes traffic.
+  With an admin key, the provider's own count (TRAFFIC) keeps it
+  locked while it counts the OLD key after your deployment moved
+  to NEW (and, with `drain`, until it has counted that long).
+  r on that lock offers to set the count aside: two confirmations.
+
+Traffic (the provider's count, per minute, last 30 minutes)
+  ▂…█ used   ▁ counted, not used   ░ not counted yet (the report
+  trails by minutes: a minute not counted is never a quiet one)
 
 Verdicts
   live ●   rejected ✕   throttled ◔   unavailable ○
