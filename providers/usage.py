@@ -219,11 +219,19 @@ class Page:
     named: bool = False
     unsplit: bool = False
     next_page: str | None = None
+    #: `has_more` without a usable `next_page`: the rest cannot be read.
+    cut: bool = False
 
 
 def parse_page(dialect: Dialect, payload: Any, key_ids: Sequence[str],
-               into: dict[int, dict[str, Count]]) -> Page:
-    """Add one page's buckets to `into`. BadReport when it is not a report of minutes."""
+               into: dict[int, dict[str, Count]], since: int = 0,
+               until: int | None = None) -> Page:
+    """Add one page's buckets to `into`. BadReport when it is not a report of minutes.
+
+    Buckets outside [since, until) are left out: a minute before the one asked for, or one
+    that has not begun (a provider's clock gone wrong must not stretch the report over
+    years, or push real minutes out with empty future ones).
+    """
     if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
         raise BadReport("not a usage report")
     wanted = set(key_ids)
@@ -235,6 +243,8 @@ def parse_page(dialect: Dialect, payload: Any, key_ids: Sequence[str],
         if end is not None and end - start != MINUTE:
             raise BadReport(f"buckets of {end - start} s, not one minute")
         start -= start % MINUTE
+        if start < since or (until is not None and start >= until):
+            continue
         results = bucket.get("results")
         if not isinstance(results, list):
             raise BadReport("a bucket without results")
@@ -256,8 +266,11 @@ def parse_page(dialect: Dialect, payload: Any, key_ids: Sequence[str],
             minute[key_id] = minute[key_id] + count if key_id in minute else count
         page.last_end = max(page.last_end or 0, start + MINUTE)
     token = payload.get("next_page")
-    if payload.get("has_more") is True and isinstance(token, str) and 0 < len(token) <= TOKEN_CAP:
-        page.next_page = token
+    if payload.get("has_more") is True:
+        if isinstance(token, str) and 0 < len(token) <= TOKEN_CAP:
+            page.next_page = token
+        else:
+            page.cut = True  # more to read, and no way to ask for it
     return page
 
 
@@ -268,8 +281,10 @@ async def read_usage(
     key_ids: Sequence[str],
     since: int,
     timeout: float,
+    now: float | None = None,
 ) -> UsageReport:
-    """The report for `key_ids` from `since` (UTC seconds, a minute start) to now.
+    """The report for `key_ids` from `since` (UTC seconds, a minute start) to `now` (the
+    report's clock; default the system's): buckets outside that span are left out.
 
     `timeout` is each page's deadline. UsageUnavailable, with the reason in words (and the
     provider's `retry-after`, when it sent one), for anything but a readable report.
@@ -278,6 +293,7 @@ async def read_usage(
     if dialect is None:
         raise UsageUnavailable(f"{provider.name} has no usage report keyturn reads")
     minutes: dict[int, dict[str, Count]] = {}
+    until = int((time.time() if now is None else now) // MINUTE * MINUTE) + MINUTE
     last_end: int | None = None
     named = unsplit = partial = False
     seen: set[str] = set()
@@ -301,13 +317,15 @@ async def read_usage(
         if payload is None:
             raise UsageUnavailable("the answer is not JSON (cut short?)")
         try:
-            page = parse_page(dialect, payload, key_ids, minutes)
+            page = parse_page(dialect, payload, key_ids, minutes, since, until)
         except BadReport as exc:
             raise UsageUnavailable(f"the answer is not a usage report of minutes: {exc}") from None
         named, unsplit = named or page.named, unsplit or page.unsplit
         if page.last_end is not None:
             last_end = max(last_end or 0, page.last_end)
         token = page.next_page
+        if page.cut:
+            partial = True
         if token is None:
             break
         if token in seen or pages >= MAX_PAGES:

@@ -41,10 +41,12 @@ def provider_of(server: ProviderServer):
     return provider_by_name(server.flavour, server.base_url, **extra)
 
 
-async def read(server: ProviderServer, ids: list[str], since: int = T0):
+async def read(server: ProviderServer, ids: list[str], since: int = T0,
+               now: float | None = None):
     provider = provider_of(server)
     async with open_client(provider) as client:
-        return await read_usage(provider, client, Secret(CANARY_ADMIN), ids, since, 5.0)
+        return await read_usage(provider, client, Secret(CANARY_ADMIN), ids, since, 5.0,
+                                now=now)
 
 
 async def test_pages_are_followed_and_each_key_counted_by_its_id(server: ProviderServer) -> None:
@@ -179,3 +181,32 @@ async def test_a_wrong_admin_key_is_refused_without_showing_a_key(server: Provid
     with pytest.raises(UsageUnavailable, match="401") as caught:
         await read(server, [old_id, new_id])
     assert_no_canary(str(caught.value))
+
+
+async def test_buckets_outside_the_minutes_asked_for_are_left_out(
+    anthropic_server: ProviderServer,
+) -> None:
+    """A bucket before `since`, one two hours ahead of the report's clock and one dated
+    9999 (a provider's clock gone wrong) neither stretch the report nor push real minutes
+    out: only the minute asked for is counted."""
+    _, old_id, new_id = keys(anthropic_server)
+    later = T0 + 10 * 60 + 2 * 3600
+    anthropic_server.always("usage", _page(anthropic_server, [
+        _bucket(T0 - 60, 60, [{"api_key_id": old_id, "output_tokens": 7}]),
+        _bucket(T0, 60, [{"api_key_id": old_id, "output_tokens": 5}]),
+        _bucket(later, 60, []),
+        {"starting_at": "9999-12-31T23:58:00Z", "ending_at": "9999-12-31T23:59:00Z",
+         "results": []},
+    ]))
+    report = await read(anthropic_server, [old_id, new_id], now=T0 + 10 * 60)
+    assert report.minutes == {T0: {old_id: Count(None, 5)}}
+    assert report.last_end == T0 + 60
+
+
+async def test_more_pages_without_a_way_to_ask_for_them_is_said_to_be_partial(
+    anthropic_server: ProviderServer,
+) -> None:
+    _, old_id, new_id = keys(anthropic_server)
+    anthropic_server.always("usage", _page(anthropic_server, [_bucket(T0, 60, [])], True, None))
+    report = await read(anthropic_server, [old_id, new_id])
+    assert report.partial and report.pages == 1
