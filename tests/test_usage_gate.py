@@ -144,8 +144,50 @@ async def test_setting_the_count_aside_is_recorded_with_its_figure(tmp_path: Pat
                                              "41,000 tokens on the OLD key at ")
         await rig.engine.revoke()
         assert len(rig.world.revoke_calls()) == 1
+        # After the revoke there is nothing left to set aside: no second record.
+        rig.engine.usage_ignored = None
+        rig.engine.ignore_usage("--ignore-usage")
+        assert rig.engine.usage_ignored is None
+        assert len(events(tmp_path, "usage_override")) == 1
     finally:
         await rig.close()
+
+
+async def test_a_new_new_key_is_judged_again_by_the_count(tmp_path: Path) -> None:
+    """Setting the count aside was for the figures of the NEW key then entered."""
+    rig = rig_with(tmp_path)
+    rig.world.usage.stray(rig.world.keys[rig.world.old].id, world_from=12.0)
+    rig.engine.start()
+    try:
+        assert await rig.run_until(lambda: bool(rig.engine.usage_lock), limit=60)
+        rig.engine.ignore_usage("you, in the dashboard, confirmed twice")
+        rig.engine.set_new_key(Secret(rig.world.new))  # the same key, entered again
+        assert rig.engine.usage_ignored is None
+        assert not rig.engine.gate.open
+        assert any("something else still uses it" in r for r in rig.engine.gate.reasons)
+    finally:
+        await rig.close()
+
+
+async def test_each_usage_event_carries_the_lock_its_figures_give(tmp_path: Path) -> None:
+    """A front end shows the figures and the lock of the same moment (`--json` puts both
+    in one `usage` object): the lock is judged before the event goes out."""
+    from tui.engine.usage import UsageUpdated
+
+    rig = rig_with(tmp_path)
+    rig.world.usage.stray(rig.world.keys[rig.world.old].id, world_from=12.0)
+    pairs = []
+    rig.engine.listeners.append(
+        lambda e: pairs.append((e.usage.old_after_switch, rig.engine.usage_lock))
+        if isinstance(e, UsageUpdated) else None)
+    rig.engine.start()
+    try:
+        assert await rig.run_until(lambda: bool(rig.engine.usage_lock), limit=60)
+    finally:
+        await rig.close()
+    first = next(i for i, (after, _) in enumerate(pairs) if after)
+    assert pairs[first][1], "the event that first shows OLD after the switch shows the lock"
+    assert all(bool(after) == bool(lock) for after, lock in pairs)
 
 
 async def test_drain_waits_for_the_report_to_count_that_long_after_the_switch(
@@ -230,9 +272,11 @@ async def test_without_a_deployment_drain_waits_for_a_quiet_old_key(tmp_path: Pa
 
 
 def test_a_minute_that_holds_the_switch_is_not_after_it() -> None:
-    """The deployment last reported OLD at 12:06:30: OLD counted in the minute of 12:06 is
-    its own last traffic; in the minute of 12:07, something else's. A last report at
-    12:07:00 sharp makes the minute of 12:07 the deployment's own."""
+    """The deployment answered on OLD at 12:06:30 and on NEW at 12:06:40: OLD counted in the
+    minute of 12:06 is its own last traffic; in the minute of 12:07, something else's. When
+    the move falls between two probes that straddle 12:07 (OLD at 12:06:59, NEW at 12:07:01),
+    or a few seconds before it, the minute of 12:07 may hold the deployment's own last
+    requests: it is not after the switch."""
     keys = Keys(Secret(CANARY_OLD), Secret(CANARY_NEW), Secret(CANARY_ADMIN))
     now = [0.0]
     watch = UsageWatch(AnthropicProvider(), keys, lambda: None, FakeClock(), timeout=1.0,
@@ -241,19 +285,25 @@ def test_a_minute_that_holds_the_switch_is_not_after_it() -> None:
     watch.reads, watch.covered_to = 1, T0 + 15 * 60
     watch.counts = {T0 + 6 * 60: {"apikey_old": Count(None, 5)},
                     T0 + 7 * 60: {"apikey_old": Count(None, 1)}}
+    watch.asked = dict.fromkeys(watch.counts, frozenset({"apikey_old", "apikey_new"}))
 
     def deployment_says(fp: str, at: float) -> None:
         now[0] = at
         watch.on_event(SimpleNamespace(role="deployment",
                                        result=SimpleNamespace(served_fingerprint=fp)))
 
-    deployment_says(keys.old.fingerprint, T0 + 6 * 60 + 30)
-    deployment_says(keys.new.fingerprint, T0 + 6 * 60 + 40)
-    now[0] = T0 + 20 * 60
-    assert watch.figures().old_after_switch == ((T0 + 7 * 60, 1),)
+    def after_switch(old_at: float, new_at: float) -> tuple[tuple[int, int], ...]:
+        deployment_says(keys.old.fingerprint, old_at)
+        deployment_says(keys.new.fingerprint, new_at)
+        now[0] = T0 + 20 * 60
+        return watch.figures().old_after_switch
+
+    assert after_switch(T0 + 6 * 60 + 30, T0 + 6 * 60 + 40) == ((T0 + 7 * 60, 1),)
     assert usage_rule(watch.figures()) == (
         ("the provider counted 1 token on the OLD key at 12:07 UTC, after your deployment "
          "moved to NEW — something else still uses it"),)
+    assert after_switch(T0 + 6 * 60 + 59, T0 + 7 * 60 + 1) == ()  # moved during 12:07
+    assert after_switch(T0 + 6 * 60 + 50, T0 + 6 * 60 + 57) == ()  # 3 s before: the skew
     deployment_says(keys.old.fingerprint, T0 + 7 * 60)
     now[0] = T0 + 20 * 60
     assert watch.figures().old_after_switch == ()

@@ -90,6 +90,7 @@ def test_drain_locks_revoke_on_the_command_line_until_ignore_usage(
         in watched.out
     usage_lines = [line for line in watched.out.splitlines() if "  usage  " in line]
     assert usage_lines and "tokens a minute, report to" in usage_lines[0]
+    assert "· Revoke locked: drain 10 min" in usage_lines[0]  # said with the figures
     refused = kt.run("revoke", "svc", "--yes", "--timeout", "1.5")
     assert refused.code == 1 and "drain 10 min" in refused.err
     assert anthropic_server.admin_writes() == []
@@ -134,3 +135,31 @@ async def test_the_report_gives_old_last_counted_minute_and_new_since_the_switch
            "counted" in text
     assert usage.new_since_switch > 0 and usage.old_last_used <= usage.switch_at
     assert_no_canary(text, canaries=(rig.world.old, rig.world.new, rig.world.admin_key))
+
+
+async def test_a_report_written_early_says_what_is_not_counted_yet(
+    tmp_path: Path,
+) -> None:
+    """The rotation is done minutes before the provider's report reaches the switch: the
+    report says NEW's count is not in yet, and does not leave the line out."""
+    rig = make_rig(streak=3)
+    rig.engine.audit = AuditLog(tmp_path)
+    rig.engine.start()
+    try:
+        assert await rig.run_until(lambda: rig.engine.can_revoke)
+        await rig.engine.revoke()
+        assert await rig.run_until(lambda: rig.engine.phase is Phase.DONE)
+        usage = rig.engine.usage
+        # An earlier run of this rotation (this one resumed it) had set the count aside.
+        old, new = rig.engine.fingerprints
+        rig.engine.audit.append(rig.engine.rotation.name, "usage_override", old=old, new=new,
+                                via="--ignore-usage", detail="set aside by --ignore-usage")
+        path = lifecycle.write_report(tmp_path, rig.engine.rotation.name, rig.engine)
+    finally:
+        await rig.close()
+    assert "- the usage rule was set aside (--ignore-usage)" in path.read_text()
+    assert usage.new_since_switch is None and usage.covered_to < usage.switch_at
+    switch = time.strftime("%H:%M", time.gmtime(usage.switch_at))
+    reached = time.strftime("%H:%M", time.gmtime(usage.covered_to))
+    assert (f"- NEW key since the switch ({switch} UTC): not counted yet (the report reached "
+            f"{reached} UTC)") in path.read_text()

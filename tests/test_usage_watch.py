@@ -7,9 +7,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+from providers.keys import fingerprint
 from providers.usage import ReportClock
 from tests.provider_server import ANTHROPIC, OPENAI, ProviderServer
-from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, CANARY_OPENAI
+from tests.support_canary import (
+    CANARY_ADMIN,
+    CANARY_NEW,
+    CANARY_OLD,
+    CANARY_OPENAI,
+    assert_no_canary,
+)
 from tests.support_engine import make_rig
 from tests.test_usage_report import T0, provider_of
 from tui.cli.usage_output import usage_json, usage_line
@@ -21,6 +28,7 @@ from tui.engine.usage import EVERY, UsageWatch
 pytest_plugins = ["tests.server_fixtures"]
 
 MIN = 60
+CANARY_NEW_FP = fingerprint(CANARY_NEW)
 
 
 class Wall:
@@ -171,3 +179,64 @@ async def test_paused_keyturn_reads_nothing() -> None:
         assert rig.world.usage.reads > reads
     finally:
         await rig.close()
+
+
+async def test_minutes_read_before_the_old_keys_id_was_known_say_nothing_of_it(
+    anthropic_server: ProviderServer,
+) -> None:
+    """While the key list does not show OLD, the report is read for NEW alone: those
+    minutes are not counted for OLD (never zero), a drain cannot pass, and once OLD's id is
+    known the whole window is read again and its use after the switch locks Revoke."""
+    from tui.engine.gate import usage_rule
+
+    wall = Wall(T0 + 40 * MIN)
+    async with watching(anthropic_server, wall) as (watch, old):
+        anthropic_server.key_by_raw(old).listed = False
+        watch.first_new_at[CANARY_NEW_FP] = T0 + 10 * MIN  # on NEW since 12:10
+        anthropic_server.usage_to = T0 + 40 * MIN
+        anthropic_server.count(old, T0 + 20 * MIN, tokens=41_000)  # OLD still used at 12:20
+        anthropic_server.count(CANARY_NEW, T0 + 21 * MIN, tokens=900)
+        await watch.poll_once()
+        usage = watch.figures()
+        assert usage.old_id is None and "the OLD key's id is not known" in usage.why
+        assert by_start(usage)[T0 + 20 * MIN] == (None, 0)  # not asked: not counted
+        assert by_start(usage)[T0 + 21 * MIN] == (None, 900)
+        assert usage_rule(usage) == ()  # nothing known against OLD ...
+        (drain,) = usage_rule(usage, drain=600)  # ... and nothing known for it either
+        assert "while its key id is not known" in drain
+        # The key list shows OLD again: the minutes read without it are read again.
+        anthropic_server.key_by_raw(old).listed = True
+        wall.now += EVERY
+        await watch.poll_once()
+        usage = watch.figures()
+        assert by_start(usage)[T0 + 20 * MIN] == (41_000, 0)
+        assert usage.old_after_switch == ((T0 + 20 * MIN, 41_000),)
+        assert "41,000 tokens on the OLD key at 12:20 UTC" in usage_rule(usage)[0]
+
+
+async def test_a_throttled_key_list_is_waited_for_as_asked(
+    anthropic_server: ProviderServer,
+) -> None:
+    wall = Wall(T0 + 40 * MIN)
+    async with watching(anthropic_server, wall) as (watch, _old):
+        anthropic_server.retry_after = "300"
+        anthropic_server.always("admin", 429)
+        assert await watch.poll_once() == 300
+        assert len(anthropic_server.hits("admin")) == 1  # NEW's lookup was not sent after it
+        assert anthropic_server.hits("usage") == []
+        assert "429" in watch.figures().why
+
+
+async def test_a_provider_message_that_quotes_a_key_is_redacted(
+    anthropic_server: ProviderServer,
+) -> None:
+    wall = Wall(T0 + 40 * MIN)
+    async with watching(anthropic_server, wall) as (watch, old):
+        anthropic_server.key_by_raw(CANARY_NEW).listed = False
+        anthropic_server.usage_to = T0 + 30 * MIN
+        await watch.poll_once()
+        watch.lookup_errors[CANARY_NEW_FP] = f"no key shaped like {CANARY_NEW} in the list"
+        watch._version += 1
+        usage = watch.figures()
+        assert "the NEW key's id is not known" in usage.why
+        assert_no_canary(usage.why + usage_line(usage) + str(usage_json(usage)))

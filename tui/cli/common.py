@@ -177,6 +177,9 @@ def print_events(engine: RotationEngine, *, as_json: bool = False) -> None:
             from tui.cli.usage_output import usage_json, usage_line
 
             line = usage_line(event.usage)
+            if engine.usage_lock:  # the gate's reason, as soon as the count gives it
+                line += (f" · {'set aside' if engine.usage_ignored else 'Revoke locked'}: "
+                         + "; ".join(engine.usage_lock))
             if said[-1:] != [line]:  # once a minute at most, and only when it changed
                 said[:] = [line]
                 if as_json:

@@ -297,8 +297,9 @@ def usage_rule(usage: Usage | None, drain: float = 0.0) -> tuple[str, ...]:
     """The provider's own count, as reasons that keep Revoke locked (none: it agrees).
 
     Locked while the usage report shows the OLD key used in a counted minute that starts
-    after the switch (the deployment's last report of OLD, or keyturn's first sight of it on
-    NEW): something other than the deployment still uses it. With `drain` (seconds), also
+    after the switch (the deployment's first answer on NEW after its last on OLD, or keyturn's
+    first sight of it on NEW; see usage.py): something other than the deployment still uses
+    it. With `drain` (seconds), also
     until the report has counted that long after the switch (without a deployment: that long
     since OLD's last counted use). A minute the report has not reached is never taken for a
     quiet one, and a report that cannot be read locks nothing but a drain it cannot cover.
@@ -315,7 +316,10 @@ def usage_rule(usage: Usage | None, drain: float = 0.0) -> tuple[str, ...]:
     report = f"report to {hhmm(usage.covered_to)} UTC" if usage.covered_to else "nothing counted yet"
     if usage.state == "unavailable":
         report += f"; usage report unavailable ({usage.why})"
-    if usage.deployment:
+    if usage.old_id is None:
+        reasons.append(f"drain {drain_words(drain)}: the provider's report cannot show the OLD "
+                       f"key unused while its key id is not known ({usage.why or report})")
+    elif usage.deployment:
         if usage.switch_at is None:
             reasons.append(f"drain {drain_words(drain)}: waiting for the deployment to move to NEW")
         elif usage.covered_to is None or usage.covered_to < usage.switch_at + drain:

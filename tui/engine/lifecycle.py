@@ -402,13 +402,19 @@ def write_report(
         probe_counts = {role.value: n for role, n in counts.items()}
         request_ids = [r.request_id for r in engine.receipts if r.request_id]
         provider = engine.rotation.provider
-        usage_lines = report_lines(engine.usage, engine.usage_ignored)
     else:
         done = [r for r in events if r.get("event") == "done"]
         old_fp = str(done[-1].get("old")) if done else ""
         new_fp = done[-1].get("new") if done else None
-        probe_counts, request_ids, provider, usage_lines = None, [], "", []
+        probe_counts, request_ids, provider = None, [], ""
     picked = attempt_events(events, old_fp, new_fp) if old_fp else events
+    usage_lines: list[str] = []
+    if engine is not None:
+        # Set aside in this run, or in an earlier run of this attempt (a resumed one).
+        ignored = engine.usage_ignored or next(
+            (str(r.get("via") or "in an earlier run") for r in reversed(picked)
+             if r.get("event") == "usage_override"), None)
+        usage_lines = report_lines(engine.usage, ignored)
     text = redact(report_markdown(rotation_name, picked, provider=provider,
                                   probe_counts=probe_counts, request_ids=request_ids,
                                   usage_lines=usage_lines))

@@ -215,6 +215,10 @@ class RotationEngine:
                 evidence.restart()
         self._add(Role.NEW)
         self.record("new_key_entered", new=secret.fingerprint)
+        if self.usage_ignored is not None:
+            # Set aside for the figures of the key it replaced: judged again for this one.
+            self.usage_ignored = None
+            self._emit(Notice("the provider's count is judged again for the new NEW key"))
         self._recompute()
 
     # -- probes -----------------------------------------------------------------
@@ -325,8 +329,8 @@ class RotationEngine:
 
     def usage_changed(self) -> None:
         """A read of the usage report finished: tell the listeners, judge the gate again."""
+        self._recompute()  # first: the event carries the lock these figures give
         self._emit(UsageUpdated(self.usage))
-        self._recompute()
 
     def _usage_gate(self, gate: GateState) -> GateState:
         """The gate with the usage rule (before revoke), unless a person set it aside; each
@@ -344,12 +348,12 @@ class RotationEngine:
     def ignore_usage(self, via: str) -> None:
         """Set every usage rule aside (drain too) for this run, on a person's explicit word
         (`--ignore-usage`, or the dashboard's second confirmation); written to the audit log."""
-        if self.usage_ignored is not None:
-            return
+        if self.usage_ignored is not None or self.phase not in PRE_REVOKE:
+            return  # set aside already, or revoked already: nothing left to wait for
         self.usage_ignored = via
         standing = "; ".join(self.usage_lock) or "no usage rule locked Revoke at the time"
         self.record("usage_override", old=self.keys.old.fingerprint, new=self.fingerprints[1],
-                    detail=f"set aside by {via}: {standing}")
+                    via=via, detail=f"set aside by {via}: {standing}")
         self._emit(Notice(f"the provider's count is set aside ({via}): Revoke no longer waits "
                           "for it", "warning"))
         self._recompute()

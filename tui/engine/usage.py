@@ -10,8 +10,14 @@ reads counted, says why, and touches nothing else: not the probes, not the gate'
 rules. Reads come at most once a minute (longer after a failure, or when the provider's
 `retry-after` asks), in their own task.
 
-The switch is what the deployment probe saw: the moment it last reported OLD, or, when it
-never named OLD while keyturn watched, the moment keyturn first saw it on NEW.
+The switch is what the deployment probe saw: the first answer on NEW after its last answer
+on OLD (between those two probes the deployment's own requests may still have been on
+OLD), or, when it never named OLD while keyturn watched, the moment keyturn first saw it
+on NEW; while it still names OLD, its last answer on OLD. A counted minute is "after" it
+when it starts more than SKEW after it (the provider's clock is not keyturn's).
+
+A minute counts for a key only if that key's id was asked for when the minute was read:
+a minute read before the OLD key's id was known says nothing about the OLD key.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from providers.usage import (
     dialect_for,
     read_usage,
 )
+from tui.engine.credentials import redact
 
 if TYPE_CHECKING:
     from providers.base import Provider
@@ -56,6 +63,10 @@ REREAD = 15 * MINUTE
 #: Minutes kept whole (an hour); of older ones only the OLD key's used minutes are kept
 #: (what the gate reads), so memory stays flat however long keyturn watches.
 KEEP = 60
+#: Seconds a minute must start after the switch to count as after it: the provider's clock
+#: and keyturn's differ by a little, and a request sent on OLD just before the switch may be
+#: counted a moment later.
+SKEW = 5.0
 #: A key id keyturn sends back: plain (find_admin_key refuses others).
 PLAIN_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
@@ -147,6 +158,12 @@ class UsageWatch:
         self.ids: dict[str, str] = {}
         self.lookup_errors: dict[str, str] = {}
         self.counts: dict[int, dict[str, Count]] = {}
+        #: The key ids asked for when each minute in `counts` was read.
+        self.asked: dict[int, frozenset[str]] = {}
+        #: A note on the last read that is not a failure (the report read in part).
+        self.note: str | None = None
+        #: Report seconds a throttled key lookup asked keyturn to wait.
+        self.lookup_wait = 0.0
         #: OLD's used minutes older than the KEEP kept whole: (key id, minute) -> count.
         self.archive: dict[tuple[str, int], int] = {}
         self.unit = self.dialect.unit if self.dialect else "tokens"
@@ -159,6 +176,8 @@ class UsageWatch:
         self.last_old_at: float | None = None
         self.last_new_at: float | None = None
         self.first_new_at: dict[str, float] = {}
+        #: The first answer on NEW after the last on OLD: (NEW's fingerprint, report time).
+        self.moved_at: tuple[str, float] | None = None
         self.task: asyncio.Task[None] | None = None
         self._version = 0
         self._cached: tuple[tuple[object, ...], Usage] | None = None
@@ -192,29 +211,36 @@ class UsageWatch:
         new = self.keys.new
         now = self.wall.now()
         if served == self.keys.old.fingerprint:
-            self.last_old_at = now
+            self.last_old_at, self.moved_at = now, None
         elif new is not None and served == new.fingerprint:
             self.last_new_at = now
             self.first_new_at.setdefault(served, now)
+            if self.last_old_at is not None and (self.moved_at is None
+                                                 or self.moved_at[0] != served):
+                self.moved_at = (served, now)
         else:
             return
         self._version += 1
 
     def switch(self) -> tuple[float | None, str]:
         """The switch moment and how it was seen (None when the deployment named neither)."""
-        if self.last_old_at is not None:
-            moved = self.last_new_at is not None and self.last_new_at > self.last_old_at
-            return self.last_old_at, ("after your deployment moved to NEW" if moved
-                                      else "after your deployment last reported OLD")
         new = self.keys.new
+        if self.last_old_at is not None:
+            if self.moved():
+                assert self.moved_at is not None
+                return self.moved_at[1], "after your deployment moved to NEW"
+            return self.last_old_at, "after your deployment last reported OLD"
         first = self.first_new_at.get(new.fingerprint) if new is not None else None
         return first, "after keyturn first saw your deployment on NEW" if first else ""
 
     def moved(self) -> bool:
-        """The deployment's last answer that named a key named NEW."""
+        """The deployment's last answer that named a key named the current NEW key."""
+        new = self.keys.new
+        if new is None:
+            return False
         if self.last_old_at is None:
-            return self.last_new_at is not None
-        return self.last_new_at is not None and self.last_new_at > self.last_old_at
+            return new.fingerprint in self.first_new_at
+        return self.moved_at is not None and self.moved_at[0] == new.fingerprint
 
     # -- reading ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -238,17 +264,18 @@ class UsageWatch:
     async def poll_once(self) -> float:
         """One read; the report seconds to wait before the next. Never raises."""
         try:
-            since = self._since()
             ids = await self._key_ids()
+            since = self._since(ids)
             report = await read_usage(self.provider, self.client(), self.keys.admin, ids,
-                                      since, self.timeout)
+                                      since, self.timeout, now=self.wall.now())
         except UsageUnavailable as exc:
             wait = self._failed(str(exc), exc.retry_after)
         except Exception as exc:  # a bug here must not stop the reads or touch the probes
             wait = self._failed(f"internal error ({type(exc).__name__})", None)
         else:
-            self._merge(report, since)
+            self._merge(report, since, ids)
             wait = EVERY
+        wait, self.lookup_wait = max(wait, self.lookup_wait), 0.0
         self._version += 1
         self.on_change()
         return wait
@@ -259,9 +286,13 @@ class UsageWatch:
         backoff = EVERY * 2 ** min(self.failures - 1, 4)
         return max(EVERY, min(backoff, MAX_WAIT), retry_after or 0.0)
 
-    def _since(self) -> int:
+    def _since(self, ids: list[str]) -> int:
+        """From where to read: the whole lookback the first time, and again when a key's id
+        has joined since (its earlier minutes were never asked about); else from a little
+        before the covered end, where late counts land."""
         start = floor_minute(self.started_wall - LOOKBACK)
-        if self.covered_to is None:
+        asked = set().union(*self.asked.values()) if self.asked else set()
+        if self.covered_to is None or not set(ids) <= asked:
             return start
         return max(start, floor_minute(self.covered_to - REREAD))
 
@@ -282,6 +313,10 @@ class UsageWatch:
                     self.ids[key.fingerprint] = exc.key_id
             except AdminError as exc:
                 self.lookup_errors[key.fingerprint] = str(exc)
+                if exc.status == 429 or exc.retry_after:
+                    # Throttled: wait as asked, and ask the key list nothing more now.
+                    self.lookup_wait = max(self.lookup_wait, exc.retry_after or 0.0)
+                    break
             if key is old and old.fingerprint not in self.ids:
                 known = self.known_old_id()
                 if known and PLAIN_ID.fullmatch(known):
@@ -289,18 +324,23 @@ class UsageWatch:
         ids = [self.ids[k.fingerprint] for k in (old, new) if k and k.fingerprint in self.ids]
         if not ids:
             why = self.lookup_errors.get(old.fingerprint, "not in the admin key list")
-            raise UsageUnavailable(f"cannot tell which key id is the OLD key: {why}")
+            raise UsageUnavailable(f"cannot tell which key id is the OLD key: {why}",
+                                   self.lookup_wait or None)
         return ids
 
-    def _merge(self, report: UsageReport, since: int) -> None:
+    def _merge(self, report: UsageReport, since: int, ids: list[str]) -> None:
         now = self.wall.now()
         self.unit, self.read_at, self.error, self.failures = report.unit, now, None, 0
+        self.note = (f"the report was read in part ({report.pages} pages); later minutes "
+                     "wait for the next read" if report.partial else None)
         self.reads += 1
         end = report.last_end
         if end is None:
             return  # the report reached no minute from `since` on: nothing more is counted
+        asked = frozenset(ids)
         for start in range(since, end, MINUTE):
             self.counts[start] = report.minutes.get(start, {})
+            self.asked[start] = asked
         covered = min(end, floor_minute(now - SETTLE))
         if covered > (self.covered_to or 0):
             self.covered_to = covered
@@ -310,6 +350,7 @@ class UsageWatch:
             if value and old_id:  # the evidence the usage rule reads is never forgotten
                 self.archive[(old_id, start)] = value
             del self.counts[start]
+            self.asked.pop(start, None)
 
     # -- the figures -------------------------------------------------------------------------
     def figures(self) -> Usage:
@@ -327,6 +368,8 @@ class UsageWatch:
         """A key's count in a minute, in the report's unit; None when not yet counted."""
         if self.covered_to is None or start + MINUTE > self.covered_to or start not in self.counts:
             return None
+        if key_id is None or key_id not in self.asked.get(start, ()):
+            return None  # read before this key's id was known: nothing said about it
         count = self.counts[start].get(key_id or "")
         if count is None:
             return 0
@@ -348,6 +391,7 @@ class UsageWatch:
             fp = old_fp if old_id is None else new.fingerprint  # type: ignore[union-attr]
             why = f"the {missing} key's id is not known: " + self.lookup_errors.get(
                 fp, "not in the admin key list")
+        why = redact(why or self.note or "")  # a provider's message may quote a key's hint
         current = floor_minute(now)
         minutes = tuple(
             Minute(start, self._value(start, old_id), self._value(start, new_id))
@@ -361,7 +405,7 @@ class UsageWatch:
         since_switch = since = None
         if switch_at is not None and old_id:
             after = tuple((s, archived.get(s) or self._value(s, old_id) or 0)
-                          for s in used if s > switch_at)
+                          for s in used if s > switch_at + SKEW)
         if switch_at is not None and new_id and self.moved():
             # While the deployment still names OLD there is no switch to count NEW from,
             # and until the report has counted the switch's minute there is no figure yet

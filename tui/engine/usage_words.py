@@ -49,10 +49,13 @@ def report_lines(usage: Usage, ignored: str | None = None) -> list[str]:
                      + (f" (usage report unavailable: {usage.why})" if usage.why else ""))
     else:
         read = f" at {hhmm(usage.read_at)} UTC" if usage.read_at else ""
+        failed = "last read failed: " if usage.state == "unavailable" else ""
         lines.append(f"- the provider's count ({usage.unit} per minute, by key id): report "
                      f"read to {hhmm(usage.covered_to)} UTC{read}; later minutes not yet "
-                     "counted" + (f" (last read failed: {usage.why})" if usage.why else ""))
-        if usage.old_last_used is not None:
+                     "counted" + (f" ({failed}{usage.why})" if usage.why else ""))
+        if usage.old_id is None:
+            lines.append("- OLD key: not counted (its key id is not known)")
+        elif usage.old_last_used is not None:
             lines.append(f"- OLD key last counted: the minute of {hhmm(usage.old_last_used)} "
                          f"UTC ({amount(usage.old_last_count, usage.unit)}); none counted "
                          f"after it up to {hhmm(usage.covered_to)} UTC")
@@ -61,6 +64,10 @@ def report_lines(usage: Usage, ignored: str | None = None) -> list[str]:
         if usage.new_since_switch is not None:
             lines.append(f"- NEW key {new_since_words(usage)}: "
                          f"{amount(usage.new_since_switch, usage.unit)} counted")
+        elif usage.switch_at is not None and usage.new_id is not None:
+            # The rotation ended before the report reached the switch (it trails by minutes).
+            lines.append(f"- NEW key since the switch ({hhmm(usage.switch_at)} UTC): not counted "
+                         f"yet (the report reached {hhmm(usage.covered_to)} UTC)")
     if ignored:
         lines.append(f"- the usage rule was set aside ({ignored})")
     return lines
