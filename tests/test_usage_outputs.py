@@ -111,16 +111,22 @@ def test_drain_is_checked_in_the_config(tmp_path: Path) -> None:
             validate({"rotations": {"svc": {**table, "drain": bad}}}, tmp_path / "k.toml")
 
 
-async def test_the_report_gives_old_last_counted_minute_and_new_since_the_switch(
-    tmp_path: Path,
-) -> None:
+async def rotated(tmp_path: Path):
+    """A demo rig, rotated to DONE through the admin API, writing its audit log to tmp_path."""
     rig = make_rig(streak=3)
     rig.engine.audit = AuditLog(tmp_path)
     rig.engine.start()
+    assert await rig.run_until(lambda: rig.engine.can_revoke)
+    await rig.engine.revoke()
+    assert await rig.run_until(lambda: rig.engine.phase is Phase.DONE)
+    return rig
+
+
+async def test_the_report_gives_old_last_counted_minute_and_new_since_the_switch(
+    tmp_path: Path,
+) -> None:
+    rig = await rotated(tmp_path)
     try:
-        assert await rig.run_until(lambda: rig.engine.can_revoke)
-        await rig.engine.revoke()
-        assert await rig.run_until(lambda: rig.engine.phase is Phase.DONE)
         await rig.run(20.0)  # the report goes on being read after the revoke
         usage = rig.engine.usage
         path = lifecycle.write_report(tmp_path, rig.engine.rotation.name, rig.engine)
@@ -142,13 +148,8 @@ async def test_a_report_written_early_says_what_is_not_counted_yet(
 ) -> None:
     """The rotation is done minutes before the provider's report reaches the switch: the
     report says NEW's count is not in yet, and does not leave the line out."""
-    rig = make_rig(streak=3)
-    rig.engine.audit = AuditLog(tmp_path)
-    rig.engine.start()
+    rig = await rotated(tmp_path)
     try:
-        assert await rig.run_until(lambda: rig.engine.can_revoke)
-        await rig.engine.revoke()
-        assert await rig.run_until(lambda: rig.engine.phase is Phase.DONE)
         usage = rig.engine.usage
         # An earlier run of this rotation (this one resumed it) had set the count aside.
         old, new = rig.engine.fingerprints
