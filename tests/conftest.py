@@ -101,3 +101,20 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("keyturn figures")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto`: half again as many workers as cores (3 on 2 cores).
+
+    Most of the suite's time is spent waiting (probes on the real clock, a server's
+    answer, a child process); a third worker on two cores fills those waits: measured
+    on 2 cores, 73-85 s instead of 92-98 s, no failure in runs beside two busy loops.
+    PYTEST_XDIST_AUTO_NUM_WORKERS still decides when it is set (xdist's own rule).
+    """
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's hook reads it
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return cores + (cores + 1) // 2
