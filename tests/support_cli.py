@@ -1,8 +1,10 @@
-"""Run the real `keyturn` command against the loopback server, and prove it leaks no key.
+"""Run `keyturn` commands against the loopback server, and prove they leak no key.
 
-Every run goes through `Keyturn.run`, which searches stdout, stderr and every file under
-the test's home (config, state and cache dirs included) for the canary keys and any 12+
-character piece of them, so each CLI test is also a canary test.
+`Keyturn.main` runs a command through `tui.cli.main` in the test's process (most tests:
+the command's behaviour); `Keyturn.run` starts the real `keyturn` process (tests of the
+process itself: signals, crash output, the entry point). Both search stdout, stderr and
+every file under the test's home (config, state and cache dirs included) for the canary
+keys and any 12+ character piece of them, so each CLI test is also a canary test.
 """
 
 from __future__ import annotations
