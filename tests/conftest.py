@@ -108,7 +108,9 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 
     Most of the suite's time is spent waiting (probes on the real clock, a server's
     answer, a child process); a third worker on two cores fills those waits: measured
-    on 2 cores, 73-85 s instead of 92-98 s, no failure in runs beside two busy loops.
+    on 2 cores, 70-86 s instead of 92-98 s, no failure in 5 runs beside two busy loops.
+    Four workers were a little faster (59-80 s) but one run beside the busy loops failed:
+    a CLI test's 0.15 s probe timeout ran out (test_after_rotation, --expect new).
     PYTEST_XDIST_AUTO_NUM_WORKERS still decides when it is set (xdist's own rule).
     """
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
