@@ -1,8 +1,10 @@
-"""Run the real `keyturn` command against the loopback server, and prove it leaks no key.
+"""Run `keyturn` commands against the loopback server, and prove they leak no key.
 
-Every run goes through `Keyturn.run`, which searches stdout, stderr and every file under
-the test's home (config, state and cache dirs included) for the canary keys and any 12+
-character piece of them, so each CLI test is also a canary test.
+`Keyturn.main` runs a command through `tui.cli.main` in the test's process (most tests:
+the command's behaviour); `Keyturn.run` starts the real `keyturn` process (tests of the
+process itself: signals, crash output, the entry point). Both search stdout, stderr and
+every file under the test's home (config, state and cache dirs included) for the canary
+keys and any 12+ character piece of them, so each CLI test is also a canary test.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import keyring
 import pytest
 
 from tests.provider_server import OPENAI, ProviderServer
@@ -87,6 +90,8 @@ class Keyturn:
 
     home: Path
     keys: dict[str, str] = field(default_factory=dict)  # env var -> raw key
+    #: The test's capsys, for `main` (in-process runs read their output from it).
+    capsys: pytest.CaptureFixture[str] | None = None
 
     @property
     def config(self) -> Path:
@@ -155,6 +160,11 @@ class Keyturn:
         self.check_no_canary(result)
         return result
 
+    def main(self, *args: str, stdin: str = "") -> Result:
+        """`keyturn --config CONFIG ARGS` in this process (`in_process`), searched like `run`."""
+        assert self.capsys is not None, "Keyturn(home, capsys=capsys) runs main in-process"
+        return in_process(self, self.capsys, *args, stdin=stdin)
+
     def popen(self, *args: str) -> subprocess.Popen[str]:
         """A running `keyturn ARGS`, interruptible with SIGINT as at a terminal."""
         argv = [KEYTURN, "--config", str(self.config), *args]
@@ -173,12 +183,31 @@ class Keyturn:
         return sorted(p for p in self.home.rglob("*") if p.is_file() and p != self.config)
 
 
-def in_process(kt: Keyturn, capsys: pytest.CaptureFixture[str], *args: str) -> Result:
-    """`keyturn ARGS` through tui.cli.main in this process, searched like a subprocess run."""
+def in_process(kt: Keyturn, capsys: pytest.CaptureFixture[str], *args: str,
+               stdin: str = "") -> Result:
+    """`keyturn ARGS` through tui.cli.main in this process, as `Keyturn.run` starts it: the
+    keys in env vars, no keychain (a headless machine), `stdin` as a pipe that ends (empty:
+    /dev/null), the home as working directory; searched for the canaries the same way.
+
+    Same code, no interpreter start-up (~0.5 s of CPU a run): for tests of what a command
+    does. Tests of the process itself (signals, a crash hook, the entry point) use `run`."""
+    import io
+
+    from keyring.backends import fail
+
+    previous = keyring.get_keyring()
     with pytest.MonkeyPatch.context() as env:
         for var, raw in kt.keys.items():
             env.setenv(var, raw)
-        return _main(kt, capsys, *args)
+        env.setenv("NO_COLOR", "1")
+        env.setenv("KEYTURN_NO_NOTIFY", "1")
+        env.setattr(sys, "stdin", io.StringIO(stdin))
+        env.chdir(kt.home)
+        keyring.set_keyring(fail.Keyring())
+        try:
+            return _main(kt, capsys, *args)
+        finally:
+            keyring.set_keyring(previous)
 
 
 def _main(kt: Keyturn, capsys: pytest.CaptureFixture[str], *args: str) -> Result:

@@ -4,7 +4,9 @@ Canary keys are the old, new and admin keys. Every command is driven through suc
 the fault matrix, and forced crashes (in the CLI itself, inside a probe, inside the
 admin call, an interrupt); after each run stdout, stderr and every file written under
 the test's home and state dir are searched for the canaries and any 12+ character piece
-of them. `Keyturn.run` does the search for subprocess runs; in-process runs search here.
+of them. `Keyturn.run` (a subprocess) and `Keyturn.main` (tui.cli.main in this process)
+do the search. Commands run in-process unless the test is about the process: its crash
+output (a hook in a real interpreter), Ctrl-C, the real entry point.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ pytest_plugins = ["tests.server_fixtures"]
 
 
 @pytest.fixture
-def kt(isolated_home: Path) -> Keyturn:
-    return Keyturn(isolated_home)
+def kt(isolated_home: Path, capsys: pytest.CaptureFixture[str]) -> Keyturn:
+    return Keyturn(isolated_home, capsys=capsys)
 
 
 def rotation(server: ProviderServer, kt: Keyturn, *, serving: str | None = None) -> str:
@@ -53,16 +55,16 @@ def test_every_command_through_a_whole_rotation_leaks_nothing(
 ) -> None:
     rotation(server, kt)
     runs = [
-        kt.run("probe", "svc"),
-        kt.run("probe", "svc", "--json"),
-        kt.run("watch", "svc", "--headless", "--timeout", "10"),
-        kt.run("revoke", "svc", "--yes", "--timeout", "15"),
-        kt.run("probe", "svc", "--json"),  # after: the old key is refused
-        kt.run("status"),
-        kt.run("status", "--json"),
-        kt.run("log"),
-        kt.run("log", "svc", "--json"),
-        kt.run(),  # no command: the list of rotations
+        kt.main("probe", "svc"),
+        kt.main("probe", "svc", "--json"),
+        kt.main("watch", "svc", "--headless", "--timeout", "10"),
+        kt.main("revoke", "svc", "--yes", "--timeout", "15"),
+        kt.main("probe", "svc", "--json"),  # after: the old key is refused
+        kt.main("status"),
+        kt.main("status", "--json"),
+        kt.main("log"),
+        kt.main("log", "svc", "--json"),
+        kt.main(),  # no command: the list of rotations
     ]
     assert [r.code for r in runs[:5]] == [0, 0, 0, 0, 0], [r.err for r in runs]
     assert all(r.code in (0, 1) for r in runs[5:]), [(r.code, r.err) for r in runs[5:]]
@@ -90,7 +92,7 @@ def test_probe_through_every_fault_leaks_nothing(
     anthropic_server.redirect_to = "http://127.0.0.1:9"
     anthropic_server.always("models", fault)
     anthropic_server.always("deployment", fault)
-    result = kt.run("probe", "svc", "--json")
+    result = kt.main("probe", "svc", "--json")
     assert result.code in (0, 1, 3), result.err
     doc = json.loads(result.out)
     assert len(doc["targets"]) == 3
@@ -104,7 +106,7 @@ def test_revoke_with_a_misbehaving_admin_api_leaks_nothing(
     rotation(anthropic_server, kt)
     anthropic_server.trickle_every = 0.02
     anthropic_server.always("admin", fault)
-    result = kt.run("revoke", "svc", "--yes", "--timeout", "10")
+    result = kt.main("revoke", "svc", "--yes", "--timeout", "10")
     assert result.code == 1
     assert "revoke failed" in result.err
     assert anthropic_server.key_by_raw(CANARY_OLD).status == "active"
@@ -286,7 +288,7 @@ def test_a_raw_key_pasted_into_the_config_is_refused_without_echo(
     rotation(server, kt)
     text = kt.config.read_text().replace('"env:KT_TEST_NEW"', f'"{CANARY_NEW}"')
     kt.config.write_text(text)
-    result = kt.run("probe", "svc")
+    result = kt.main("probe", "svc")
     assert result.code == 2
     assert "looks like a raw key" in result.err
     assert server.hits() == []
@@ -309,16 +311,8 @@ def test_secret_set_never_echoes_the_key(
 
 
 def test_secret_set_without_a_keychain_says_so(kt: Keyturn) -> None:
-    import subprocess
-
-    from tests.support_cli import KEYTURN
-
     kt.config.write_text('[rotations.svc]\nprovider = "anthropic"\n')
-    proc = subprocess.run([KEYTURN, "--config", str(kt.config), "secret", "set", "svc", "old"],
-                          input=CANARY_OLD + "\n", capture_output=True, text=True, env=kt.env(),
-                          timeout=30, check=False)
-    result = Result(proc.returncode, proc.stdout, proc.stderr, 0.0)
-    kt.check_no_canary(result)
+    result = kt.main("secret", "set", "svc", "old", stdin=CANARY_OLD + "\n")
     assert result.code == 2
     assert "env:" in result.err and "PYTHON_KEYRING_BACKEND" in result.err
     assert "Traceback" not in result.err

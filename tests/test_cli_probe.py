@@ -1,4 +1,6 @@
-"""`keyturn probe ROTATION [--json]` and `keyturn watch ROTATION --headless`, as subprocesses.
+"""`keyturn probe ROTATION [--json]` and `keyturn watch ROTATION --headless`, through
+`tui.cli.main` in the test's process (the command's code; the process itself, its signals
+and exit codes, is tested in test_canary_cli.py and test_shell_conventions.py).
 
 The config names env: references and points base_url and the deployment at the loopback
 server; exit codes and the JSON shape are what a deploy pipeline reads. Every run is
@@ -14,7 +16,7 @@ import pytest
 
 from tests.provider_server import ANTHROPIC, ProviderServer, Reply, fingerprint
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, CANARY_OPENAI
-from tests.support_cli import Keyturn, Result, in_process
+from tests.support_cli import Keyturn, in_process
 
 pytest_plugins = ["tests.server_fixtures"]
 
@@ -22,8 +24,8 @@ TARGET_FIELDS = {"role", "verdict", "status", "latency_ms", "fingerprint", "requ
 
 
 @pytest.fixture
-def kt(isolated_home: Path) -> Keyturn:
-    return Keyturn(isolated_home)
+def kt(isolated_home: Path, capsys: pytest.CaptureFixture[str]) -> Keyturn:
+    return Keyturn(isolated_home, capsys=capsys)
 
 
 def old_key(server: ProviderServer) -> str:
@@ -43,7 +45,7 @@ def targets(doc: dict) -> dict[str, dict]:
 
 def test_probe_json_all_live_exits_0(server: ProviderServer, kt: Keyturn) -> None:
     healthy(server, kt)
-    result = kt.run("probe", "svc", "--json")
+    result = kt.main("probe", "svc", "--json")
     assert result.code == 0, result.err
     doc = json.loads(result.out)
     assert doc["rotation"] == "svc"
@@ -68,7 +70,7 @@ def test_probe_json_all_live_exits_0(server: ProviderServer, kt: Keyturn) -> Non
 
 def test_probe_table_names_every_target(server: ProviderServer, kt: Keyturn) -> None:
     healthy(server, kt)
-    result = kt.run("probe", "svc")
+    result = kt.main("probe", "svc")
     assert result.code == 0, result.err
     rows = result.out.splitlines()
     for role in ("old", "new", "deployment"):
@@ -97,7 +99,7 @@ def test_probe_exits_1_when_the_active_key_or_deployment_fails(
         server.always("deployment", "html_200")
     else:
         server.serving = "sk-ant-api03-someone-else-entirely-0000000000000000"
-    result = kt.run("probe", "svc", "--json")
+    result = kt.main("probe", "svc", "--json")
     assert result.code == 1, result.out + result.err
     assert targets(json.loads(result.out))[role]["verdict"] == verdict
 
@@ -121,7 +123,7 @@ def test_probe_exits_3_when_the_only_problems_are_indeterminate(
         server.always("models", lambda req: action if CANARY_NEW in str(req.headers) else None)
     else:
         server.always("deployment", Reply(503, {}, b'{"ok": false, "status": 500}'))
-    result = kt.run("probe", "svc", "--json")
+    result = kt.main("probe", "svc", "--json")
     assert result.code == 3, result.out + result.err
     doc = targets(json.loads(result.out))
     assert doc[role]["verdict"] == verdict
@@ -132,7 +134,7 @@ def test_probe_exits_3_when_the_only_problems_are_indeterminate(
 def test_probe_judges_the_new_key_not_the_old_one(server: ProviderServer, kt: Keyturn) -> None:
     healthy(server, kt)
     server.keys[old_key(server)].status = "deleted"  # revoked already: fine for a probe
-    result = kt.run("probe", "svc", "--json")
+    result = kt.main("probe", "svc", "--json")
     assert result.code == 0, result.err
     assert targets(json.loads(result.out))["old"]["verdict"] == "rejected"
 
@@ -141,7 +143,7 @@ def test_probe_with_only_an_old_key_and_no_keychain(server: ProviderServer, kt: 
     """Not rotating yet: new and admin unset (their keychain slots), and no keychain here."""
     server.add_key(old_key(server))
     kt.write_config(server, old=old_key(server), deployment=False)
-    result = kt.run("probe", "svc", "--json")
+    result = kt.main("probe", "svc", "--json")
     assert result.code == 0, result.err
     assert set(targets(json.loads(result.out))) == {"old"}
 
@@ -151,7 +153,7 @@ def test_probe_of_an_unknown_rotation_exits_2_on_one_line(
 ) -> None:
     # One provider: the rotation is looked up in the config before any provider exists.
     healthy(anthropic_server, kt)
-    result = kt.run("probe", "nope", "--json")
+    result = kt.main("probe", "nope", "--json")
     assert result.code == 2
     assert len(result.err_lines) == 1
     assert str(kt.config) in result.err and "nope" in result.err
@@ -163,7 +165,7 @@ def test_probe_of_an_unknown_rotation_exits_2_on_one_line(
 
 def test_watch_headless_exits_0_when_the_gate_opens(server: ProviderServer, kt: Keyturn) -> None:
     healthy(server, kt, admin=CANARY_ADMIN)
-    result = kt.run("watch", "svc", "--headless", "--timeout", "10")
+    result = kt.main("watch", "svc", "--headless", "--timeout", "10")
     assert result.code == 0, result.out + result.err
     lines = result.out.splitlines()
     assert any("gate open" in line for line in lines)
@@ -180,7 +182,7 @@ def test_watch_headless_exits_1_on_timeout(anthropic_server: ProviderServer, kt:
     server = anthropic_server
     healthy(server, kt)
     server.serving = old_key(server)  # the deployment never switches
-    result = kt.run("watch", "svc", "--headless", "--timeout", "1.5")
+    result = kt.main("watch", "svc", "--headless", "--timeout", "1.5")
     assert result.code == 1
     assert "timed out" in result.out
     assert "deployment still serving OLD" in result.out
@@ -195,7 +197,7 @@ def test_watch_headless_with_a_wrong_base_url_never_opens(
     server = anthropic_server
     healthy(server, kt)
     server.always("models", "html_200")  # a captive portal instead of the API
-    result = kt.run("watch", "svc", "--headless", "--timeout", "1")
+    result = kt.main("watch", "svc", "--headless", "--timeout", "1")
     assert result.code == 1
     assert "unexpected" in result.out
     assert "HTML" in result.out  # the reason is shown, not just the verdict
@@ -203,30 +205,17 @@ def test_watch_headless_with_a_wrong_base_url_never_opens(
 
 def test_a_prompt_reference_in_a_pipeline(anthropic_server: ProviderServer, kt: Keyturn) -> None:
     """`old = "prompt"` with no terminal: the key piped on stdin, or one clear line (exit 2)."""
-    import subprocess
-
     anthropic_server.add_key(CANARY_OLD)
     kt.write_config(anthropic_server, deployment=False)
     with kt.config.open("a") as fh:
         fh.write('old = "prompt"\n')
-    result = kt.run("probe", "svc")  # stdin is /dev/null
+    result = kt.main("probe", "svc")  # stdin is /dev/null
     assert result.code == 2
     assert len(result.err_lines) == 1 and "needs a terminal" in result.err
-    proc = subprocess.run(
-        [kt_command(), "--config", str(kt.config), "probe", "svc", "--json"],
-        input=CANARY_OLD + "\n", capture_output=True, text=True, env=kt.env(), timeout=30,
-        check=False,
-    )
-    kt.check_no_canary(Result(proc.returncode, proc.stdout, proc.stderr, 0.0))
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""  # no "password may be echoed" warning
-    assert targets(json.loads(proc.stdout))["old"]["verdict"] == "live"
-
-
-def kt_command() -> str:
-    from tests.support_cli import KEYTURN
-
-    return KEYTURN
+    result = kt.main("probe", "svc", "--json", stdin=CANARY_OLD + "\n")
+    assert result.code == 0, result.err
+    assert result.err == ""  # no "password may be echoed" warning
+    assert targets(json.loads(result.out))["old"]["verdict"] == "live"
 
 
 def test_probe_samples_the_deployment_and_reports_the_bound(

@@ -1,4 +1,5 @@
-"""`keyturn revoke ROTATION` as a real subprocess against the loopback provider.
+"""`keyturn revoke ROTATION` against the loopback provider, through `tui.cli.main` in the
+test's process; on a terminal (a pseudo-terminal) as a real subprocess.
 
 The admin API is the dangerous part of keyturn: these tests count every admin request
 the server received and when, and search every run's output and files for the canary keys.
@@ -10,8 +11,11 @@ import os
 import pty
 import select
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 
@@ -23,8 +27,8 @@ pytest_plugins = ["tests.server_fixtures"]
 
 
 @pytest.fixture
-def kt(isolated_home: Path) -> Keyturn:
-    return Keyturn(isolated_home)
+def kt(isolated_home: Path, capsys: pytest.CaptureFixture[str]) -> Keyturn:
+    return Keyturn(isolated_home, capsys=capsys)
 
 
 def old_key(server: ProviderServer) -> str:
@@ -50,7 +54,7 @@ def test_gate_that_never_opens_exits_1_without_any_admin_call(
     server: ProviderServer, kt: Keyturn
 ) -> None:
     rotation(server, kt, serving=old_key(server))  # the deployment still serves OLD
-    result = kt.run("revoke", "svc", "--yes", "--timeout", "1.5")
+    result = kt.main("revoke", "svc", "--yes", "--timeout", "1.5")
     assert result.code == 1, result.out + result.err
     assert "admin API was not called" in result.err
     assert server.admin_writes() == []  # read only (the usage report's key lookups)
@@ -62,7 +66,7 @@ def test_yes_with_an_open_gate_deactivates_once_and_confirms(
     server: ProviderServer, kt: Keyturn
 ) -> None:
     rotation(server, kt)
-    result = kt.run("revoke", "svc", "--yes", "--timeout", "15")
+    result = kt.main("revoke", "svc", "--yes", "--timeout", "15")
     assert result.code == 0, result.out + result.err
     writes = server.admin_writes()
     assert len(writes) == 1
@@ -96,7 +100,7 @@ def test_without_yes_and_no_terminal_it_refuses_with_no_admin_call(
     server: ProviderServer, kt: Keyturn
 ) -> None:
     rotation(server, kt, serving=old_key(server))  # a gate that would take long to open
-    result = kt.run("revoke", "svc", "--timeout", "30")
+    result = kt.main("revoke", "svc", "--timeout", "30")
     assert result.code == 2, result.out + result.err
     assert "--yes" in result.err
     assert len(result.err_lines) == 1
@@ -109,30 +113,42 @@ def test_without_an_admin_key_it_prints_the_console_steps_and_waits(
     server: ProviderServer, kt: Keyturn
 ) -> None:
     rotation(server, kt, admin=False)
-    proc = kt.popen("revoke", "svc", "--yes", "--timeout", "20")
     out_lines: list[str] = []
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            out_lines.append(line)
-            if "Revoke the OLD key in" in line:
-                # The user revokes it in the console now.
-                old = server.key_by_raw(old_key(server))
-                old.status = "inactive" if server.flavour == ANTHROPIC else "deleted"
-        code = proc.wait(timeout=20)
-        err = proc.stderr.read() if proc.stderr else ""
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    out = "".join(out_lines)
-    kt.check_no_canary(Result(code, out, err, 0.0))
-    assert code == 0, out + err
+
+    def on_line(line: str) -> None:
+        out_lines.append(line)
+        if "Revoke the OLD key in" in line:
+            # The user revokes it in the console now.
+            old = server.key_by_raw(old_key(server))
+            old.status = "inactive" if server.flavour == ANTHROPIC else "deleted"
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "stdout", Lines(sys.stdout, on_line))
+        result = kt.main("revoke", "svc", "--yes", "--timeout", "20")
+    assert result.code == 0, result.out + result.err
     steps = next(line for line in out_lines if "Revoke the OLD key in" in line)
     assert "…" + old_key(server)[-4:] in steps  # the masked key
     assert fingerprint(old_key(server)) in steps
     console = "console.anthropic.com" if server.flavour == ANTHROPIC else "platform.openai.com"
     assert console in steps
     assert server.admin_calls() == []
+
+
+class Lines:
+    """A stdout that hands each line to `on_line` as it is printed (as a user reads it)."""
+
+    def __init__(self, inner: TextIO, on_line: Callable[[str], None]) -> None:
+        self.inner, self.on_line, self.partial = inner, on_line, ""
+
+    def write(self, text: str) -> int:
+        self.inner.write(text)
+        *lines, self.partial = (self.partial + text).split("\n")
+        for line in lines:
+            self.on_line(line + "\n")
+        return len(text)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
 
 
 def run_on_a_terminal(kt: Keyturn, answer: bytes, *args: str, timeout: float = 20) -> tuple[int, str]:
@@ -196,7 +212,7 @@ def test_openai_refuses_when_several_keys_match(openai_server: ProviderServer, k
     twin = CANARY_OPENAI[:11] + "zz-another-key-of-the-project-9" + CANARY_OPENAI[-3:]
     openai_server.add_key(twin)
     assert openai_server.hint(twin) == openai_server.hint(CANARY_OPENAI)
-    result = kt.run("revoke", "svc", "--yes", "--timeout", "10")
+    result = kt.main("revoke", "svc", "--yes", "--timeout", "10")
     assert result.code == 1
     assert "refusing to guess" in result.err
     assert openai_server.admin_writes() == []
@@ -208,7 +224,7 @@ def test_openai_refuses_when_no_key_matches(openai_server: ProviderServer, kt: K
     rotation(openai_server, kt)
     # The project's list shows no key that fits the old one (it lives in another project).
     openai_server.hint = lambda raw: "sk-pro...000"  # type: ignore[method-assign]
-    result = kt.run("revoke", "svc", "--yes", "--timeout", "10")
+    result = kt.main("revoke", "svc", "--yes", "--timeout", "10")
     assert result.code == 1
     assert "refusing to guess" in result.err
     assert openai_server.admin_writes() == []
@@ -219,7 +235,7 @@ def test_openai_deletes_exactly_once(openai_server: ProviderServer, kt: Keyturn)
     rotation(openai_server, kt)
     for i in range(45):  # more than two pages of project keys
         openai_server.add_key(f"sk-proj-other-key-number-{i:04d}-of-the-project-xyz{i:03d}")
-    result = kt.run("revoke", "svc", "--yes", "--timeout", "15")
+    result = kt.main("revoke", "svc", "--yes", "--timeout", "15")
     assert result.code == 0, result.out + result.err
     writes = openai_server.admin_writes()
     assert [w.method for w in writes] == ["DELETE"]
@@ -233,7 +249,7 @@ def test_openai_deletes_exactly_once(openai_server: ProviderServer, kt: Keyturn)
 def test_revoke_with_a_rejected_admin_key_fails_cleanly(server: ProviderServer, kt: Keyturn) -> None:
     rotation(server, kt)
     server.admin_key = "sk-ant-admin01-a-different-admin-key-000000000"
-    result = kt.run("revoke", "svc", "--yes", "--timeout", "10")
+    result = kt.main("revoke", "svc", "--yes", "--timeout", "10")
     assert result.code == 1
     assert "revoke failed" in result.err and "401" in result.err
     assert server.admin_writes() == []
@@ -249,7 +265,7 @@ def test_an_unwritable_audit_log_stops_revoke_before_anything_happens(
     kt.state_dir.parent.mkdir(parents=True, exist_ok=True)
     kt.state_dir.write_text("not a directory")
     for command in (["revoke", "svc", "--yes"], ["watch", "svc", "--headless", "--timeout", "5"]):
-        result = kt.run(*command)
+        result = kt.main(*command)
         assert result.code == 2, result.err
         assert len(result.err_lines) == 1
         assert "state_dir" in result.err and str(kt.config) in result.err
@@ -268,7 +284,7 @@ def test_a_deployment_that_breaks_after_revoke_raises_the_alarm(
             server.serving = CANARY_OLD  # the instance that answers next still has OLD
 
     server.always("admin", deactivate_then_break)
-    result = kt.run("revoke", "svc", "--yes", "--timeout", "10")
+    result = kt.main("revoke", "svc", "--yes", "--timeout", "10")
     assert result.code == 1, result.out + result.err
     assert "ALARM" in result.err
     assert "Reactivate" in result.err  # Anthropic can roll back

@@ -142,13 +142,13 @@ def test_the_state_dir_itself_may_be_a_symlink(
 
 
 def test_a_symlink_where_the_report_goes_is_refused_and_the_rotation_still_succeeds(
-    anthropic_server: ProviderServer, isolated_home: Path
+    anthropic_server: ProviderServer, isolated_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Through the real command: a dangling symlink planted at every report name of the
+    """Through the whole command: a dangling symlink planted at every report name of the
     next two minutes gets no target; the run says the report was not saved, and exits 0
     because the rotation itself finished."""
     server = anthropic_server
-    kt = Keyturn(isolated_home)
+    kt = Keyturn(isolated_home, capsys=capsys)
     server.add_key(CANARY_OLD)
     server.add_key(CANARY_NEW)
     server.serving = CANARY_NEW
@@ -160,7 +160,7 @@ def test_a_symlink_where_the_report_goes_is_refused_and_the_rotation_still_succe
     for second in range(120):
         stamp = (start + timedelta(seconds=second)).strftime("%Y%m%dT%H%M%SZ")
         os.symlink(trap / f"{second}.md", kt.state_dir / f"report-svc-{stamp}.md")
-    result = kt.run("revoke", "svc", "--yes", "--timeout", "15")
+    result = kt.main("revoke", "svc", "--yes", "--timeout", "15")
     assert result.code == 0, result.out + result.err
     assert "could not save the report" in result.out
     assert "is a symlink, which keyturn does not follow" in result.out
