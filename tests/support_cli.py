@@ -84,6 +84,13 @@ def ignores_sigint(pid: int) -> bool | None:
     return None
 
 
+#: The timing of a config that is only probed once (`keyturn probe`): the product's own
+#: defaults. Every answer must arrive for the exit code to mean what the test says, and a
+#: one-look test has no ticks to keep short; the 0.15 s default below is for the tests that
+#: tick (watch, revoke), where a late answer only costs a tick.
+ONE_LOOK = {"interval": 2.0, "timeout": 1.5}
+
+
 @dataclass
 class Keyturn:
     """A temp HOME with a config pointing at the loopback server, and the keys in env vars."""

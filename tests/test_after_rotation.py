@@ -11,7 +11,7 @@ import pytest
 
 from tests.provider_server import ProviderServer, fingerprint
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, assert_no_canary
-from tests.support_cli import Keyturn
+from tests.support_cli import ONE_LOOK, Keyturn
 from tui.cli import main
 
 pytest_plugins = ["tests.server_fixtures"]
@@ -78,7 +78,7 @@ def test_status_after_an_env_rotation_asks_for_the_references_to_be_updated(
 
 def test_probe_expect_new_is_a_post_deploy_check(anthropic_server: ProviderServer, kt: Keyturn,
                                                  capsys, monkeypatch) -> None:
-    world(anthropic_server, kt, monkeypatch, serving=CANARY_OLD)
+    world(anthropic_server, kt, monkeypatch, serving=CANARY_OLD, **ONE_LOOK)
     code, out, _ = cli(kt, capsys, "probe", "svc")
     assert code == 0  # every target answers: healthy, but not rotated yet
     code, out, _ = cli(kt, capsys, "probe", "svc", "--expect", "new")
@@ -98,7 +98,7 @@ def test_probe_expect_new_is_a_post_deploy_check(anthropic_server: ProviderServe
 def test_probe_expect_says_when_the_deployment_did_not_answer(
     anthropic_server: ProviderServer, kt: Keyturn, capsys, monkeypatch
 ) -> None:
-    world(anthropic_server, kt, monkeypatch)
+    world(anthropic_server, kt, monkeypatch, **ONE_LOOK)
     anthropic_server.always("deployment", "close")
     code, out, _ = cli(kt, capsys, "probe", "svc", "--expect", "new")
     assert code == 1
@@ -111,7 +111,7 @@ def test_probe_expect_says_when_the_deployment_did_not_answer(
 def test_the_gate_says_a_deployment_answered_without_its_key(
     anthropic_server: ProviderServer, kt: Keyturn, capsys, monkeypatch
 ) -> None:
-    world(anthropic_server, kt, monkeypatch)
+    world(anthropic_server, kt, monkeypatch, **ONE_LOOK)
     anthropic_server.deployment_reports_fingerprint = False
     code, out, _ = cli(kt, capsys, "probe", "svc")
     assert code == 0  # the deployment is healthy, it only does not say which key it holds

@@ -27,7 +27,7 @@ from tests.support_canary import (
     CANARY_OLD,
     CANARY_OPENAI,
 )
-from tests.support_cli import Keyturn, Result, _main, ignores_sigint, in_process
+from tests.support_cli import ONE_LOOK, Keyturn, Result, _main, ignores_sigint, in_process
 
 pytest_plugins = ["tests.server_fixtures"]
 
@@ -53,12 +53,18 @@ def rotation(server: ProviderServer, kt: Keyturn, *, serving: str | None = None)
 def test_every_command_through_a_whole_rotation_leaks_nothing(
     server: ProviderServer, kt: Keyturn
 ) -> None:
-    rotation(server, kt)
-    runs = [
-        kt.main("probe", "svc"),
-        kt.main("probe", "svc", "--json"),
-        kt.main("watch", "svc", "--headless", "--timeout", "10"),
-        kt.main("revoke", "svc", "--yes", "--timeout", "15"),
+    old = rotation(server, kt)
+
+    def timing(**config: object) -> None:  # one look for `probe`, short ticks for the rest
+        kt.write_config(server, old=old, new=CANARY_NEW, admin=CANARY_ADMIN, **config)
+
+    timing(**ONE_LOOK)
+    runs = [kt.main("probe", "svc"), kt.main("probe", "svc", "--json")]
+    timing()
+    runs += [kt.main("watch", "svc", "--headless", "--timeout", "10"),
+             kt.main("revoke", "svc", "--yes", "--timeout", "15")]
+    timing(**ONE_LOOK)
+    runs += [
         kt.main("probe", "svc", "--json"),  # after: the old key is refused
         kt.main("status"),
         kt.main("status", "--json"),

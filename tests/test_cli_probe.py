@@ -16,7 +16,7 @@ import pytest
 
 from tests.provider_server import ANTHROPIC, ProviderServer, Reply, fingerprint
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, CANARY_OPENAI
-from tests.support_cli import Keyturn, in_process
+from tests.support_cli import ONE_LOOK, Keyturn, in_process
 
 pytest_plugins = ["tests.server_fixtures"]
 
@@ -44,7 +44,7 @@ def targets(doc: dict) -> dict[str, dict]:
 
 
 def test_probe_json_all_live_exits_0(server: ProviderServer, kt: Keyturn) -> None:
-    healthy(server, kt)
+    healthy(server, kt, **ONE_LOOK)
     result = kt.main("probe", "svc", "--json")
     assert result.code == 0, result.err
     doc = json.loads(result.out)
@@ -69,7 +69,7 @@ def test_probe_json_all_live_exits_0(server: ProviderServer, kt: Keyturn) -> Non
 
 
 def test_probe_table_names_every_target(server: ProviderServer, kt: Keyturn) -> None:
-    healthy(server, kt)
+    healthy(server, kt, **ONE_LOOK)
     result = kt.main("probe", "svc")
     assert result.code == 0, result.err
     rows = result.out.splitlines()
@@ -90,7 +90,7 @@ def test_probe_table_names_every_target(server: ProviderServer, kt: Keyturn) -> 
 def test_probe_exits_1_when_the_active_key_or_deployment_fails(
     server: ProviderServer, kt: Keyturn, setup: str, role: str, verdict: str
 ) -> None:
-    healthy(server, kt)
+    healthy(server, kt, **ONE_LOOK)
     if setup == "new_unknown":
         server.keys.pop(CANARY_NEW)
     elif setup == "new_403":
@@ -132,7 +132,7 @@ def test_probe_exits_3_when_the_only_problems_are_indeterminate(
 
 
 def test_probe_judges_the_new_key_not_the_old_one(server: ProviderServer, kt: Keyturn) -> None:
-    healthy(server, kt)
+    healthy(server, kt, **ONE_LOOK)
     server.keys[old_key(server)].status = "deleted"  # revoked already: fine for a probe
     result = kt.main("probe", "svc", "--json")
     assert result.code == 0, result.err
@@ -142,7 +142,7 @@ def test_probe_judges_the_new_key_not_the_old_one(server: ProviderServer, kt: Ke
 def test_probe_with_only_an_old_key_and_no_keychain(server: ProviderServer, kt: Keyturn) -> None:
     """Not rotating yet: new and admin unset (their keychain slots), and no keychain here."""
     server.add_key(old_key(server))
-    kt.write_config(server, old=old_key(server), deployment=False)
+    kt.write_config(server, old=old_key(server), deployment=False, **ONE_LOOK)
     result = kt.main("probe", "svc", "--json")
     assert result.code == 0, result.err
     assert set(targets(json.loads(result.out))) == {"old"}

@@ -19,7 +19,7 @@ from tests.support_canary import (
     CANARY_OPENAI,
     assert_no_canary,
 )
-from tests.support_cli import Keyturn
+from tests.support_cli import ONE_LOOK, Keyturn
 from tests.support_engine import make_rig
 from tui.engine import lifecycle
 from tui.engine.audit import AuditLog
@@ -31,8 +31,8 @@ pytest_plugins = ["tests.server_fixtures"]
 
 
 @pytest.fixture
-def kt(isolated_home: Path) -> Keyturn:
-    return Keyturn(isolated_home)
+def kt(isolated_home: Path, capsys: pytest.CaptureFixture[str]) -> Keyturn:
+    return Keyturn(isolated_home, capsys=capsys)
 
 
 def rotation(server: ProviderServer, kt: Keyturn, **extra: object) -> str:
@@ -46,11 +46,11 @@ def rotation(server: ProviderServer, kt: Keyturn, **extra: object) -> str:
 
 
 def test_probe_json_carries_the_providers_count(server: ProviderServer, kt: Keyturn) -> None:
-    old = rotation(server, kt)
+    old = rotation(server, kt, **ONE_LOOK)
     minute = int(time.time()) // 60 * 60
     server.count(old, minute - 20 * 60, requests=41, tokens=41_000)
     server.count(CANARY_NEW, minute - 12 * 60, requests=7, tokens=700)
-    result = kt.run("probe", "svc", "--json")
+    result = kt.main("probe", "svc", "--json")
     assert result.code == 0, result.err
     usage = json.loads(result.out)["usage"]
     openai = server.flavour == OPENAI
@@ -69,14 +69,14 @@ def test_probe_json_carries_the_providers_count(server: ProviderServer, kt: Keyt
 def test_a_failing_report_is_shown_and_touches_no_probe(
     anthropic_server: ProviderServer, kt: Keyturn
 ) -> None:
-    rotation(anthropic_server, kt)
+    rotation(anthropic_server, kt, **ONE_LOOK)
     anthropic_server.always("usage", 500)
-    result = kt.run("probe", "svc", "--json")
+    result = kt.main("probe", "svc", "--json")
     assert result.code == 0, result.err  # the probes decide the exit code, as before
     doc = json.loads(result.out)
     assert [t["verdict"] for t in doc["targets"]] == ["live", "live", "live"]
     assert doc["usage"]["state"] == "unavailable" and "(500)" in doc["usage"]["detail"]
-    table = kt.run("probe", "svc")
+    table = kt.main("probe", "svc")
     assert "usage report unavailable (admin API refused GET (500)" in table.out
 
 
@@ -84,17 +84,17 @@ def test_drain_locks_revoke_on_the_command_line_until_ignore_usage(
     anthropic_server: ProviderServer, kt: Keyturn
 ) -> None:
     rotation(anthropic_server, kt, drain="10m")
-    watched = kt.run("watch", "svc", "--headless", "--timeout", "1.5")
+    watched = kt.main("watch", "svc", "--headless", "--timeout", "1.5")
     assert watched.code == 1
     assert "drain 10 min: waiting for the provider's report to count 10 min after the switch" \
         in watched.out
     usage_lines = [line for line in watched.out.splitlines() if "  usage  " in line]
     assert usage_lines and "tokens a minute, report to" in usage_lines[0]
     assert "· Revoke locked: drain 10 min" in usage_lines[0]  # said with the figures
-    refused = kt.run("revoke", "svc", "--yes", "--timeout", "1.5")
+    refused = kt.main("revoke", "svc", "--yes", "--timeout", "1.5")
     assert refused.code == 1 and "drain 10 min" in refused.err
     assert anthropic_server.admin_writes() == []
-    done = kt.run("revoke", "svc", "--yes", "--ignore-usage", "--timeout", "15")
+    done = kt.main("revoke", "svc", "--yes", "--ignore-usage", "--timeout", "15")
     assert done.code == 0, done.out + done.err
     assert "the provider's count is set aside (--ignore-usage)" in done.out
     assert len(anthropic_server.admin_writes()) == 1
