@@ -172,9 +172,8 @@ class UsageWatch:
         self.error: str | None = None
         self.reads = 0
         self.failures = 0
-        #: Report times the deployment last named OLD, last named NEW, first named each NEW.
+        #: Report times the deployment last named OLD, and first named each NEW key.
         self.last_old_at: float | None = None
-        self.last_new_at: float | None = None
         self.first_new_at: dict[str, float] = {}
         #: The first answer on NEW after the last on OLD: (NEW's fingerprint, report time).
         self.moved_at: tuple[str, float] | None = None
@@ -213,10 +212,11 @@ class UsageWatch:
         if served == self.keys.old.fingerprint:
             self.last_old_at, self.moved_at = now, None
         elif new is not None and served == new.fingerprint:
-            self.last_new_at = now
+            if served in self.first_new_at and (self.last_old_at is None or (
+                    self.moved_at is not None and self.moved_at[0] == served)):
+                return  # on NEW as before: the switch has not moved, the figures stand
             self.first_new_at.setdefault(served, now)
-            if self.last_old_at is not None and (self.moved_at is None
-                                                 or self.moved_at[0] != served):
+            if self.last_old_at is not None:
                 self.moved_at = (served, now)
         else:
             return
