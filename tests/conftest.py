@@ -104,13 +104,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """`-n auto`: half again as many workers as cores (3 on 2 cores).
+    """`-n auto`: two workers a core (4 on 2 cores).
 
     Most of the suite's time is spent waiting (probes on the real clock, a server's
-    answer, a child process); a third worker on two cores fills those waits: measured
-    on 2 cores, 70-86 s instead of 92-98 s, no failure in 5 runs beside two busy loops.
-    Four workers were a little faster (59-80 s) but one run beside the busy loops failed:
-    a CLI test's 0.15 s probe timeout ran out (test_after_rotation, --expect new).
+    answer, a child process); more workers than cores fill those waits. Measured on 2
+    cores with the usage-report tests in (797 tests): 3 workers 83-85 s, 4 workers 75 s
+    quiet, and 4 workers passed all three runs beside two or three busy loops (109-158 s).
+    The one failure seen earlier with 4 workers under load was a one-look `probe` test
+    whose 0.15 s probe timeout ran out; such tests now use ONE_LOOK (tests/support_cli.py).
     PYTEST_XDIST_AUTO_NUM_WORKERS still decides when it is set (xdist's own rule).
     """
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
@@ -119,4 +120,4 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return cores + (cores + 1) // 2
+    return 2 * cores
