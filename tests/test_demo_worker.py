@@ -9,8 +9,8 @@ from pathlib import Path
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, assert_no_canary
 from tests.support_engine import make_rig
 from tui.engine.audit import AuditLog
-from tui.engine.lifecycle import write_report
 from tui.engine.push import push
+from tui.engine.report import write_report
 from tui.engine.rotation import Phase
 
 

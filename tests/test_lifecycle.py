@@ -15,7 +15,7 @@ from providers.simulated import DEPLOYMENT_URL, SimulatedProvider, SimulatedWorl
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, assert_no_canary
 from tests.support_keyring import MemoryKeyring
 from tests.support_lifecycle import canary_world, make_config, write_event
-from tui.engine import history, lifecycle
+from tui.engine import history, lifecycle, report
 from tui.engine.admin_revoke import resume_unanswered
 from tui.engine.audit import AuditLog
 from tui.engine.bound import percent
@@ -195,7 +195,7 @@ async def test_report_has_timeline_propagation_probes_and_request_ids_and_no_key
         await r.run_until(lambda: r.engine.can_revoke)
         await r.engine.revoke()
         await r.run_until(lambda: r.engine.phase is Phase.DONE)
-        path = lifecycle.write_report(make_config(tmp_path, {}), "sim", r.engine)
+        path = report.write_report(make_config(tmp_path, {}), "sim", r.engine)
         text = path.read_text(encoding="utf-8")
         trail = list(r.audit.events())
 
@@ -238,7 +238,7 @@ async def test_report_counts_the_probes_the_done_event_counted(tmp_path: Path) -
         (done,) = [e for e in r.audit.events() if e["event"] == "done"]
         await r.clock.advance(2.0)  # a few more probes before the report is written
         assert sum(r.engine.probe_counts.values()) > done["probes"]
-        text = lifecycle.write_report(make_config(tmp_path, {}), "sim", r.engine).read_text()
+        text = report.write_report(make_config(tmp_path, {}), "sim", r.engine).read_text()
     assert f"- probes made: {done['probes']} (" in text
 
 
@@ -251,8 +251,8 @@ def test_report_from_the_log_alone_picks_the_newest_rotation(tmp_path: Path) -> 
                 old="bbbbbbbbbbbb", method="console")
     write_event(state, T0 + timedelta(days=90, seconds=9), "r", "done", old="bbbbbbbbbbbb",
                 new="cccccccccccc", probes=42)
-    first = lifecycle.write_report(state, "r")
-    second = lifecycle.write_report(state, "r")
+    first = report.write_report(state, "r")
+    second = report.write_report(state, "r")
     assert first != second and second.exists()  # never overwrites an earlier report
     text = first.read_text(encoding="utf-8")
     assert "aaaaaaaaaaaa" not in text
@@ -265,7 +265,7 @@ def test_report_from_the_log_alone_picks_the_newest_rotation(tmp_path: Path) -> 
                 max_old_share=1.0, old_last_seen_s=3.5)
     write_event(state, T0 + timedelta(days=180, seconds=9), "r", "done", old="cccccccccccc",
                 new="dddddddddddd")
-    text = lifecycle.write_report(state, "r").read_text(encoding="utf-8")
+    text = report.write_report(state, "r").read_text(encoding="utf-8")
     assert ("evidence the revoke rested on: 7 NEW deployment samples since OLD was last seen "
             "3.5 s earlier; the bound was off (max_old_share 1), the deployment's streak decided"
             ) in text, text

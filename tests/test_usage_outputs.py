@@ -21,7 +21,7 @@ from tests.support_canary import (
 )
 from tests.support_cli import ONE_LOOK, Keyturn
 from tests.support_engine import make_rig
-from tui.engine import lifecycle
+from tui.engine import report
 from tui.engine.audit import AuditLog
 from tui.engine.config import ConfigError
 from tui.engine.config_file import validate
@@ -129,7 +129,7 @@ async def test_the_report_gives_old_last_counted_minute_and_new_since_the_switch
     try:
         await rig.run(20.0)  # the report goes on being read after the revoke
         usage = rig.engine.usage
-        path = lifecycle.write_report(tmp_path, rig.engine.rotation.name, rig.engine)
+        path = report.write_report(tmp_path, rig.engine.rotation.name, rig.engine)
     finally:
         await rig.close()
     text = path.read_text()
@@ -155,7 +155,7 @@ async def test_a_report_written_early_says_what_is_not_counted_yet(
         old, new = rig.engine.fingerprints
         rig.engine.audit.append(rig.engine.rotation.name, "usage_override", old=old, new=new,
                                 via="--ignore-usage", detail="set aside by --ignore-usage")
-        path = lifecycle.write_report(tmp_path, rig.engine.rotation.name, rig.engine)
+        path = report.write_report(tmp_path, rig.engine.rotation.name, rig.engine)
     finally:
         await rig.close()
     assert "- the usage rule was set aside (--ignore-usage)" in path.read_text()

@@ -11,6 +11,7 @@ from tui.cli.common import EXIT_FAIL, EXIT_OK, out
 from tui.cli.table import print_table
 from tui.engine import config_file, lifecycle
 from tui.engine.audit import AuditLog
+from tui.engine.history import human_duration
 
 HEADER = ("rotation", "provider", "old key", "new key", "last rotated (UTC)", "age", "every",
           "due (UTC)", "state")
@@ -41,11 +42,11 @@ def run(args: argparse.Namespace) -> int:
         due = "-"
         if row.due is not None:
             left = row.due - now
-            due = f"{when(row.due)} ({'in ' + lifecycle.human_duration(left) if left.total_seconds() > 0 else lifecycle.human_duration(-left) + ' ago'})"
+            due = f"{when(row.due)} ({'in ' + human_duration(left) if left.total_seconds() > 0 else human_duration(-left) + ' ago'})"
         state = row.state + (f", stopped while {row.in_progress}" if row.in_progress else "")
         table.append((row.name, row.provider, row.old_fingerprint or "unknown",
                       row.new_fingerprint or "-", when(row.last_rotated),
-                      lifecycle.human_duration(row.age), row.rotate_every or "-", due, state))
+                      human_duration(row.age), row.rotate_every or "-", due, state))
     print_table(HEADER, table, [(row.name, row.stale) for row in rows if row.stale])
     overdue = [row.name for row in rows if row.overdue]
     if overdue:

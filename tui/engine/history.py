@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 #: Events that mean "this rotation finished": the old key was proved dead.
@@ -93,3 +93,22 @@ def resume_point(events: Iterable[dict[str, Any]], old_fingerprint: str) -> Resu
         key_id=state["key_id"], unanswered=state["unanswered"], since=state["since"],
         sent=state.get("sent", "maybe"),
     )
+
+
+def human_duration(span: timedelta | None) -> str:
+    """`3d 4h`, `5h 12m`, `42s`: the two largest units, for tables and reports."""
+    if span is None:
+        return "-"
+    seconds = int(span.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{sign}{days}d {hours}h"
+    if hours:
+        return f"{sign}{hours}h {minutes}m"
+    if minutes:
+        return f"{sign}{minutes}m {secs}s"
+    return f"{sign}{secs}s"

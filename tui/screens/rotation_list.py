@@ -15,7 +15,8 @@ from textual.widgets import DataTable, Static
 
 from tui.engine.audit import warnings_to
 from tui.engine.config import Config
-from tui.engine.lifecycle import StatusRow, human_duration, status_rows
+from tui.engine.history import human_duration
+from tui.engine.lifecycle import StatusRow, status_rows
 from tui.engine.state_dir import StateDirError
 from tui.widgets.key_bar import KeyBar
 
