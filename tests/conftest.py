@@ -39,6 +39,21 @@ def _bytecode_outside_the_tree() -> None:
 _bytecode_outside_the_tree()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """In the controller, before any worker starts: compile the project's modules once.
+
+    On a fresh clone every xdist worker would otherwise compile the same modules at the
+    same time (each its own copy); compiled here, they find the bytecode cached. Test
+    modules are compiled by pytest's assertion rewriter in each worker, as always."""
+    if hasattr(config, "workerinput"):
+        return  # an xdist worker: the controller did it
+    import compileall
+
+    root = Path(__file__).resolve().parent.parent
+    for package in ("providers", "tui"):
+        compileall.compile_dir(root / package, quiet=1)
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path_factory.mktemp("home")
