@@ -48,13 +48,19 @@ def events(tmp_path: Path, name: str) -> list[dict]:
     return [e for e in AuditLog(tmp_path).events() if e["event"] == name]
 
 
-async def test_old_counted_after_the_deployment_moved_keeps_revoke_locked(tmp_path: Path) -> None:
+async def locked_by_a_stray(tmp_path: Path):
+    """A started rig whose OLD key a second service uses after the switch (41,000 tokens a
+    minute from world second 12), run until the provider's count locks Revoke."""
     rig = rig_with(tmp_path)
-    old_id = rig.world.keys[rig.world.old].id
-    rig.world.usage.stray(old_id, world_from=12.0)  # a cron job on OLD, after the switch
+    rig.world.usage.stray(rig.world.keys[rig.world.old].id, world_from=12.0)
     rig.engine.start()
+    assert await rig.run_until(lambda: bool(rig.engine.usage_lock), limit=60)
+    return rig
+
+
+async def test_old_counted_after_the_deployment_moved_keeps_revoke_locked(tmp_path: Path) -> None:
+    rig = await locked_by_a_stray(tmp_path)  # a cron job on OLD, after the switch
     try:
-        assert await rig.run_until(lambda: bool(rig.engine.usage_lock), limit=60)
         await rig.run(20.0)
         engine = rig.engine
         assert engine.tracks[Role.NEW].complete and engine.tracks[Role.DEPLOYMENT].complete
@@ -132,11 +138,8 @@ async def test_first_seen_on_new_stands_in_when_the_deployment_never_named_old(
 
 
 async def test_setting_the_count_aside_is_recorded_with_its_figure(tmp_path: Path) -> None:
-    rig = rig_with(tmp_path)
-    rig.world.usage.stray(rig.world.keys[rig.world.old].id, world_from=12.0)
-    rig.engine.start()
+    rig = await locked_by_a_stray(tmp_path)
     try:
-        assert await rig.run_until(lambda: bool(rig.engine.usage_lock), limit=60)
         rig.engine.ignore_usage("--ignore-usage")
         assert await rig.run_until(lambda: rig.engine.can_revoke, limit=20)
         (override,) = events(tmp_path, "usage_override")
@@ -155,11 +158,8 @@ async def test_setting_the_count_aside_is_recorded_with_its_figure(tmp_path: Pat
 
 async def test_a_new_new_key_is_judged_again_by_the_count(tmp_path: Path) -> None:
     """Setting the count aside was for the figures of the NEW key then entered."""
-    rig = rig_with(tmp_path)
-    rig.world.usage.stray(rig.world.keys[rig.world.old].id, world_from=12.0)
-    rig.engine.start()
+    rig = await locked_by_a_stray(tmp_path)
     try:
-        assert await rig.run_until(lambda: bool(rig.engine.usage_lock), limit=60)
         rig.engine.ignore_usage("you, in the dashboard, confirmed twice")
         rig.engine.set_new_key(Secret(rig.world.new))  # the same key, entered again
         assert rig.engine.usage_ignored is None
