@@ -61,8 +61,10 @@ def scrub(text: str, secrets: Iterable[str], hide: Callable[[str], str] | None =
     what keyturn shows or writes must never carry it. `hide(raw)` is what replaces a
     whole secret (default "****": a screen may show a mask instead); a piece is "****".
     """
+    if not text:
+        return text  # most calls (an empty reason, no message): nothing to look through
     secrets = [raw for raw in secrets if len(raw) >= 8]
-    if not text or not secrets:
+    if not secrets:
         return text
     for raw in sorted(secrets, key=len, reverse=True):  # a key inside a longer one: longer first
         if raw in text:

@@ -39,6 +39,27 @@ def _bytecode_outside_the_tree() -> None:
 _bytecode_outside_the_tree()
 
 
+def _five_frames_a_second() -> None:
+    """Dashboards under test draw at most 5 frames a second instead of Textual's 60.
+
+    A test moves the FakeClock a probe interval at a time; at 60 frames a second nearly
+    every step painted a frame (the dashboards' share of the suite's CPU fell by about a
+    quarter at 5). What a test asserts comes from the widgets' state, and a test that reads
+    the screen itself asks for the frame it reads (`frame` in tests/support_app.py, as
+    Pilot.pause does). TEXTUAL_FPS is read when Textual is imported: the variable reaches
+    the xdist workers and every child process; this process imported Textual already (the
+    snapshot plugin), so its screens get the same period directly. A TEXTUAL_FPS set by
+    whoever runs the suite wins.
+    """
+    os.environ.setdefault("TEXTUAL_FPS", "5")
+    import textual.screen
+
+    textual.screen.UPDATE_PERIOD = 1 / max(1, int(os.environ["TEXTUAL_FPS"]))
+
+
+_five_frames_a_second()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """In the controller, before any worker starts: compile the project's modules once.
 

@@ -143,6 +143,15 @@ async def settle(pilot) -> None:
         await pilot._wait_for_screen()
 
 
+def frame(app) -> None:
+    """Draw the frame a user would see next: lay out and paint whatever changed.
+
+    The suite draws at 5 frames a second (tests/conftest.py), so a test that reads the
+    screen, or where a widget sits on it, asks for the frame first (Pilot.pause ends the
+    same way)."""
+    app.screen._on_timer_update()
+
+
 async def step(pilot, clock: FakeClock, seconds: float) -> None:
     """Advance the FakeClock one probe interval at a time and let the screen catch up."""
     await started(pilot)

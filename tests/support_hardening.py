@@ -8,7 +8,7 @@ import asyncio
 import re
 from pathlib import Path
 
-from tests.support_app import INTERVAL, STREAK
+from tests.support_app import INTERVAL, STREAK, frame
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD
 from tui.engine.demo import build_demo
 from tui.engine.scheduler import FakeClock
@@ -18,6 +18,7 @@ from tui.engine.scheduler import FakeClock
 
 def _full_update(app):
     # What the driver writes for a full redraw: the screen, and any screen under a modal.
+    frame(app)
     return app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
 
 
@@ -87,6 +88,7 @@ def hues_in_svg(svg: str) -> set[str]:
 def save_shot(app, folder: Path, name: str) -> str:
     """Save the screen as a user would (an SVG file) and return its text."""
     folder.mkdir(parents=True, exist_ok=True)
+    frame(app)
     path = app.save_screenshot(filename=f"{name}.svg", path=str(folder))
     return Path(path).read_text(encoding="utf-8")
 

@@ -20,6 +20,7 @@ from tests.support_app import (
     STREAK,
     demo_app,
     fixed_demo,
+    frame,
     record_notifications,
     settle,
     step,
@@ -345,10 +346,12 @@ async def test_narrow_terminal_stacks_the_cards(clock):
     app = demo_app(clock, demo)
     async with app.run_test(size=(90, 40)) as pilot:
         await step(pilot, clock, 1.0)
+        frame(app)
         old, new = app.query_one("#card-old"), app.query_one("#card-new")
         assert new.region.y > old.region.y and new.region.x == old.region.x
         await pilot.resize_terminal(140, 40)
         await settle(pilot)
+        frame(app)
         old, new = app.query_one("#card-old"), app.query_one("#card-new")
         assert new.region.y == old.region.y and new.region.x > old.region.x
 

@@ -22,6 +22,7 @@ from tests.support_app import (
     INTERVAL,
     demo_app,
     fixed_demo,
+    frame,
     record_notifications,
     settle,
     step,
@@ -150,6 +151,7 @@ async def test_resizing_while_probes_are_in_flight_never_crashes_and_the_rotatio
                 assert held.in_flight > 0, "no probe was in flight during the resize"
             held.release()
             await settle(pilot)
+            frame(app)
             screen = dashboard_of(app)
             assert app.size == (width, height)
             narrow = width < 100
@@ -653,6 +655,7 @@ async def test_on_a_40x12_terminal_the_modals_keep_the_key_and_their_answers_in_
         await settle(pilot)
         new_key = screen_text(app)
         field = app.screen.query_one(Input)
+        frame(app)
         assert field.region.bottom <= 12 and field.region.height == 3
         await pilot.press("escape")
         await settle(pilot)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support_app import settle, sure_timeout
+from tests.support_app import frame, settle, sure_timeout
 from tests.support_canary import CANARY_ADMIN, CANARY_NEW, CANARY_OLD, assert_no_canary
 from tests.support_server import canary_server
 from tui.app import KeyturnApp, session_for
@@ -85,6 +85,7 @@ async def test_dashboard_rotates_over_real_http(tmp_path, server):
         assert len(server.admin_writes()) == 1
         await reported(pilot)
         assert "report: " in log_text(app)
+        frame(app)
         screen_svg = app.export_screenshot()
         log = log_text(app)
     assert "DONE" in screen_svg
