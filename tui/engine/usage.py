@@ -164,8 +164,8 @@ class UsageWatch:
         self.note: str | None = None
         #: Report seconds a throttled key lookup asked keyturn to wait.
         self.lookup_wait = 0.0
-        #: OLD's used minutes older than the KEEP kept whole: (key id, minute) -> count.
-        self.archive: dict[tuple[str, int], int] = {}
+        #: OLD's used minutes older than the KEEP kept whole: key id -> minute -> count.
+        self.archive: dict[str, dict[int, int]] = {}
         self.unit = self.dialect.unit if self.dialect else "tokens"
         self.covered_to: int | None = None
         self.read_at: float | None = None
@@ -348,7 +348,7 @@ class UsageWatch:
             old_id = self.ids.get(self.keys.old.fingerprint)
             value = self._value(start, old_id)
             if value and old_id:  # the evidence the usage rule reads is never forgotten
-                self.archive[(old_id, start)] = value
+                self.archive.setdefault(old_id, {})[start] = value
             del self.counts[start]
             self.asked.pop(start, None)
 
@@ -397,7 +397,7 @@ class UsageWatch:
             Minute(start, self._value(start, old_id), self._value(start, new_id))
             for start in range(current - (SHOWN - 1) * MINUTE, current + MINUTE, MINUTE))
         counted = sorted(s for s in self.counts if self._value(s, old_id) is not None)
-        archived = {s: n for (key_id, s), n in self.archive.items() if key_id == old_id}
+        archived = self.archive.get(old_id, {}) if old_id else {}
         used = sorted(archived) + [s for s in counted if self._value(s, old_id)]
         last = used[-1] if used and old_id else None
         switch_at, words = self.switch() if self.deployment else (None, "")
