@@ -6,6 +6,7 @@ touched only by the test marked `keychain` (which runs under .ci/run).
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import tempfile
@@ -61,11 +62,19 @@ _five_frames_a_second()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """In the controller, before any worker starts: compile the project's modules once.
+    """Every test process collects garbage less often; the controller, before any worker
+    starts, compiles the project's modules once.
+
+    The dashboard tests allocate millions of short-lived objects (Textual's strips and
+    segments): at CPython's default threshold a young collection ran every 700
+    allocations and, every hundred of those, a full one through every module loaded.
+    At 10,000 the dashboard and rollout tests took about 12 % less CPU. Tests that count
+    memory call gc.collect() themselves.
 
     On a fresh clone every xdist worker would otherwise compile the same modules at the
     same time (each its own copy); compiled here, they find the bytecode cached. Test
     modules are compiled by pytest's assertion rewriter in each worker, as always."""
+    gc.set_threshold(10_000, 10, 10)
     if hasattr(config, "workerinput"):
         return  # an xdist worker: the controller did it
     import compileall
@@ -73,6 +82,13 @@ def pytest_configure(config: pytest.Config) -> None:
     root = Path(__file__).resolve().parent.parent
     for package in ("providers", "tui"):
         compileall.compile_dir(root / package, quiet=1)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection loaded (Textual, the project, every test module) stays for the
+    whole run: frozen, the full collections stop walking through it."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(autouse=True)
