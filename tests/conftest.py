@@ -158,10 +158,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """`-n auto`: two workers a core (4 on 2 cores).
 
-    Most of the suite's time is spent waiting (probes on the real clock, a server's
-    answer, a child process); more workers than cores fill those waits. Measured on 2
-    cores with the usage-report tests in (797 tests): 3 workers 83-85 s, 4 workers 75 s
-    quiet, and 4 workers passed all three runs beside two or three busy loops (109-158 s).
+    In one process a third of the suite's time is spent waiting (probes on the real
+    clock, a server's answer, a child process); more workers than cores fill those
+    waits. Measured on 2 cores (797 tests, dashboards at 5 frames a second): 3 workers
+    76-81 s, 4 workers 70-77 s; 4 workers have passed every run beside two or three busy
+    loops.
     The one failure seen earlier with 4 workers under load was a one-look `probe` test
     whose 0.15 s probe timeout ran out; such tests now use ONE_LOOK (tests/support_cli.py).
     PYTEST_XDIST_AUTO_NUM_WORKERS still decides when it is set (xdist's own rule).
