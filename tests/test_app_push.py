@@ -28,8 +28,11 @@ from tui.widgets.worker_rollout import WorkerRollout
 
 
 def worker_demo(clock):
+    """The Worker demo, its deployment asked once a tick with the bound off: these tests
+    are about writing keys (the bound has its own tests, test_rollout.py)."""
     return build_demo(clock=clock.now, latency=(0, 0), interval=INTERVAL, timeout=0.4,
-                      streak=STREAK, keys=(OLD_KEY, NEW_KEY, ADMIN_KEY), worker=True)
+                      streak=STREAK, keys=(OLD_KEY, NEW_KEY, ADMIN_KEY), worker=True,
+                      samples=1, max_old_share=1.0)
 
 
 def rollout_text(app) -> str:

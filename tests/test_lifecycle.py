@@ -97,8 +97,12 @@ class Rig:
 
 
 def simulated_rotation(tmp_path: Path, **overrides: object) -> Rotation:
+    """The deployment asked once a tick with the bound off unless told otherwise: these
+    tests are about finishing, resuming and the record; the report's evidence test sets
+    the bound as the config's defaults do (40 samples a tick, max_old_share 1 %)."""
     fields = {"provider": "simulated", "deployment": DEPLOYMENT_URL, "interval": 0.5,
-              "timeout": 0.4, "streak": 3, "rotate_every": "90d", **overrides}
+              "timeout": 0.4, "streak": 3, "rotate_every": "90d", "samples": 1,
+              "max_old_share": 1.0, **overrides}
     return make_config(tmp_path, {"sim": fields}).rotation("sim")
 
 
@@ -190,7 +194,8 @@ async def test_resume_after_a_failed_revoke_starts_over(tmp_path: Path) -> None:
 
 
 async def test_report_has_timeline_propagation_probes_and_request_ids_and_no_key(tmp_path: Path) -> None:
-    async with rig(tmp_path) as r:
+    bound = simulated_rotation(tmp_path, samples=40, max_old_share=0.01)
+    async with rig(tmp_path, bound) as r:
         r.engine.start()
         await r.run_until(lambda: r.engine.can_revoke)
         await r.engine.revoke()
