@@ -179,3 +179,27 @@ async def test_wait_until_returns_as_soon_as_an_event_makes_the_predicate_true(r
     assert rig.clock.now() < 60.0
     # Its timer is gone: only the probes and the usage report's reader sleep.
     assert rig.clock.pending == len(rig.engine.scheduler.tasks) + len(sleepers_besides_probes(rig))
+
+
+async def test_done_waits_for_the_deployment_to_answer_live_after_the_revoke(rig):
+    """The deployment's streak that opened the gate is no evidence that the app stays up
+    once the old key dies: while no deployment answer has come back since the revoke, the
+    rotation keeps verifying, however often the old key is refused. (Seen in CI as a race:
+    two refusals of the old key arrived before the deployment's first answer after the
+    revoke, and the rotation was done before the deployment could raise its alarm.)"""
+    from providers.results import ProbeResult, Verdict
+
+    rig.engine.start()
+    assert await rig.run_until(lambda: rig.engine.can_revoke)
+    assert rig.engine.tracks[Role.DEPLOYMENT].complete
+
+    async def unanswered(client, key, timeout):  # a request that never comes back
+        await rig.clock.sleep_until(rig.clock.now() + 3600)
+        return ProbeResult(Verdict.UNREACHABLE, detail="timed out", at=rig.clock.now())
+
+    rig.engine.deployment.probe = unanswered
+    await rig.engine.revoke()
+    await rig.run(10.0)  # the old key refused on every tick, ten times the streak
+    assert rig.engine.tracks[Role.OLD].complete
+    assert rig.engine.phase is Phase.VERIFYING
+    assert "done" not in phases(rig)

@@ -507,6 +507,12 @@ class RotationEngine:
 
     def begin_verifying(self) -> None:
         self.tracks[Role.OLD].streak = 0  # from now on the OLD streak counts `rejected`
+        # The deployment's streak starts over too: "stays live on NEW" is shown by answers
+        # after the revoke, not by the streak that opened the gate. An answer in flight
+        # when the revoke landed can be one of them (one per target), never all of them.
+        deployment = self.tracks.get(Role.DEPLOYMENT)
+        if deployment is not None:
+            deployment.streak = 0
         self._set_phase(Phase.VERIFYING, "waiting for the old key to be refused")
         self._recompute()
 
