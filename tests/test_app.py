@@ -35,6 +35,7 @@ from tui.screens.confirm import ConfirmationModal
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen
 from tui.screens.new_key import NewKeyModal
+from tui.widgets.event_log import EventLog
 from tui.widgets.gate_bar import GateBar
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.probe_card import ProbeCard
@@ -532,3 +533,18 @@ async def test_the_deployment_card_and_the_gate_show_the_evidence_of_a_staged_ro
         facts = str(card.facts)
         assert re.search(r"NEW \d+ ≥ 982 since OLD", facts) and "OLD share < 0.9" in facts, facts
         assert "REVOKE UNLOCKED" in gate_words(app)
+
+
+async def test_a_line_of_the_run_while_the_screen_closes_is_dropped_not_a_crash(clock):
+    """Quitting as the rotation ends: Textual removes the dashboard's widgets before it
+    stops the rotation run, which may still be writing the report and saying so (seen
+    in CI as exit-4 `NoMatches: EventLog` from the run's `report:` line)."""
+    app = demo_app(clock, fixed_demo(clock))
+    async with app.run_test(size=SIZE) as pilot:
+        await step(pilot, clock, 1.0)
+        screen = app.screen
+        await screen.query_one(EventLog).remove()
+        assert screen.closing
+        screen.say("report: /somewhere/report.md")  # raised NoMatches before
+        await settle(pilot)
+        assert app._exception is None

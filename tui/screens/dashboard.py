@@ -234,6 +234,8 @@ class DashboardScreen(Screen[None]):
     async def drive_run(self) -> None:
         """The rotation run, for the life of the screen; it asks this screen to decide."""
         outcome = await self.run.rotate()
+        if self.closing:
+            return  # quit as the run ended (its report written): nothing left to draw on
         if outcome.message:
             level = "info" if outcome.ok else "error"
             self.log_event(outcome.message, level)
@@ -332,8 +334,15 @@ class DashboardScreen(Screen[None]):
             return
         self.redraw_times()
 
+    @property
+    def closing(self) -> bool:
+        """The screen is being taken down: Textual removes its widgets before it stops the
+        rotation run, which may still be writing the report and saying so."""
+        return not self.query(EventLog)
+
     def log_event(self, line: str, level: str = "info") -> None:
-        self.query_one(EventLog).add(self.engine.clock.now() - self.opened_at, line, level)
+        for log in self.query(EventLog):  # none while the screen closes: the line is dropped
+            log.add(self.engine.clock.now() - self.opened_at, line, level)
 
     def on_phase_moved(self, message: PhaseMoved) -> None:
         self.log_event(f"phase → {message.phase}" + (f"  ({message.reason})" if message.reason else ""),
